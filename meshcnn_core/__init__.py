@@ -1,0 +1,25 @@
+"""meshcnn_core: a faithful, fast MeshCNN whose forward pass records every pooling stage.
+
+Public API::
+
+    model = load_model("checkpoints/shrec16_classifier.pt")   # device=None: CUDA if available
+    mesh = load_mesh("sample_meshes/ant.obj")
+    rec = record(model, mesh)                                  # a Recording
+    rec.save("ant.npz"); rec2 = load_recording("ant.npz")
+"""
+
+from __future__ import annotations
+
+from .checkpoint import LoadedModel, build_model, load_model
+from .classifier import ClassifierConfig, MeshClassifier
+from .device import pick_device
+from .errors import CheckpointError, MeshCNNError, MeshError, RecordingError
+from .mesh_io import Mesh, load_mesh
+from .segmenter import MeshSegmenter, SegmenterConfig
+from .topology import MeshTopology, build_topology
+
+__all__ = [
+    "CheckpointError", "ClassifierConfig", "LoadedModel", "Mesh", "MeshCNNError", "MeshClassifier",
+    "MeshError", "MeshSegmenter", "MeshTopology", "RecordingError", "SegmenterConfig", "build_model",
+    "build_topology", "load_mesh", "load_model", "pick_device",
+]

@@ -1,0 +1,188 @@
+"""Self-describing checkpoints: one file that rebuilds a working model on its own.
+
+Format (a ``torch.save`` dict, loadable with ``weights_only=True``)::
+
+    {
+      "format": "meshcnn-explorer-checkpoint", "format_version": 1,
+      "model_args": {...config fields...}, "arch": "mconvnet" | "meshunet",
+      "model": state_dict, "class_names": [...], "mean": [5 floats], "std": [5 floats],
+      "metadata": {...training facts: dataset, epochs, metrics, source...},
+      # training checkpoints only: "optimizer", "scheduler", "epoch", "metrics", "rng"
+    }
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .classifier import ClassifierConfig, MeshClassifier
+from .device import pick_device
+from .errors import CheckpointError
+from .segmenter import MeshSegmenter, SegmenterConfig
+
+__all__ = ["LoadedModel", "build_model", "save_checkpoint", "load_model", "checkpoint_dict", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "meshcnn-explorer-checkpoint"
+FORMAT_VERSION = 1
+MAX_CHECKPOINT_BYTES = 1024 * 1024 * 1024
+
+
+@dataclass
+class LoadedModel:
+    """A network ready for inference, with everything needed to feed it.
+
+    Attributes:
+        net: the network, in eval mode, on ``device``. Treat as read-only (it may be shared).
+        config: its config.
+        class_names: names of the output classes (or parts).
+        mean, std: ``(5,)`` float64 input normalization.
+        device: where ``net`` lives.
+        metadata: training facts stored in the checkpoint.
+        name: a display name.
+    """
+
+    net: torch.nn.Module
+    config: ClassifierConfig | SegmenterConfig
+    class_names: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    device: torch.device
+    metadata: dict[str, Any] = field(default_factory=dict)
+    name: str = "model"
+
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"segmentation"``."""
+        return "classification" if isinstance(self.config, ClassifierConfig) else "segmentation"
+
+
+def build_model(config: ClassifierConfig | SegmenterConfig) -> torch.nn.Module:
+    """A freshly initialized network for a config (MeshCNN's init: N(0, 0.02) weights)."""
+    net = MeshClassifier(config) if isinstance(config, ClassifierConfig) else MeshSegmenter(config)
+    for m in net.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                torch.nn.init.zeros_(m.bias)
+        elif isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.normal_(m.weight, 1.0, 0.02)
+            torch.nn.init.zeros_(m.bias)
+    return net
+
+
+def _config_from_dict(arch: str, args: dict) -> ClassifierConfig | SegmenterConfig:
+    cls = {"mconvnet": ClassifierConfig, "meshunet": SegmenterConfig}.get(arch)
+    if cls is None:
+        raise CheckpointError(f"unknown architecture {arch!r} (expected mconvnet or meshunet)")
+    try:
+        return cls(**args)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"the checkpoint's model_args do not describe a valid {arch}: {exc}") from None
+
+
+def checkpoint_dict(
+    net: torch.nn.Module,
+    config: ClassifierConfig | SegmenterConfig,
+    class_names: list[str],
+    mean: np.ndarray,
+    std: np.ndarray,
+    metadata: dict | None = None,
+    **extra: Any,
+) -> dict:
+    """The checkpoint dict for a network (``extra`` adds e.g. optimizer state for resuming)."""
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    args = asdict(config)
+    args["ncf"] = list(args["ncf"])
+    args["pool_res"] = list(args["pool_res"])
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "arch": config.arch,
+        "model_args": args,
+        "model": state,
+        "class_names": [str(c) for c in class_names],
+        "mean": [float(v) for v in np.asarray(mean).reshape(-1)],
+        "std": [float(v) for v in np.asarray(std).reshape(-1)],
+        "metadata": dict(metadata or {}),
+        **extra,
+    }
+
+
+def save_checkpoint(path: str | os.PathLike, ckpt: dict) -> None:
+    """Write atomically (a crash mid-write never leaves a truncated checkpoint behind)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{path.name}: larger than {MAX_CHECKPOINT_BYTES // 2**20} MiB; not a MeshCNN checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise CheckpointError(
+            f"{path.name}: could not be loaded safely ({msg}). It may be truncated or corrupt, or hold pickled "
+            "code (refused). For checkpoints of the original MeshCNN code use "
+            "'python -m meshcnn_core import-reference'."
+        ) from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path.name}: not a MeshCNN Explorer checkpoint (expected a dict)")
+    if ckpt.get("format") != FORMAT:
+        if all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+            raise CheckpointError(
+                f"{path.name}: a bare state_dict (an original MeshCNN checkpoint?); convert it with "
+                "'python -m meshcnn_core import-reference --weights ... --opt opt.txt --mean-std mean_std_cache.p'"
+            )
+        raise CheckpointError(f"{path.name}: not a MeshCNN Explorer checkpoint (no format tag)")
+    if int(ckpt.get("format_version", 0)) > FORMAT_VERSION:
+        raise CheckpointError(f"{path.name}: format version {ckpt.get('format_version')} is newer than this program")
+    for key in ("arch", "model_args", "model", "class_names", "mean", "std"):
+        if key not in ckpt:
+            raise CheckpointError(f"{path.name}: the checkpoint lacks {key!r}")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict, device: str | torch.device | None = None, name: str = "model") -> LoadedModel:
+    """Rebuild a :class:`LoadedModel` from a checkpoint dict."""
+    config = _config_from_dict(ckpt["arch"], dict(ckpt["model_args"]))
+    net = build_model(config)
+    try:
+        net.load_state_dict(ckpt["model"], strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0][:300]
+        raise CheckpointError(f"{name}: the weights do not fit the stored model config ({first})") from None
+    class_names = [str(c) for c in ckpt["class_names"]]
+    if len(class_names) != config.nclasses:
+        raise CheckpointError(f"{name}: {len(class_names)} class names for {config.nclasses} classes")
+    mean = np.asarray(ckpt["mean"], dtype=np.float64).reshape(-1)
+    std = np.asarray(ckpt["std"], dtype=np.float64).reshape(-1)
+    if mean.shape != (config.input_nc,) or std.shape != (config.input_nc,) or not (std > 0).all():
+        raise CheckpointError(f"{name}: the input mean/std must be {config.input_nc} numbers, std > 0")
+    dev = pick_device(device)
+    net = net.to(dev).eval()
+    return LoadedModel(net, config, class_names, mean, std, dev, dict(ckpt.get("metadata") or {}), name)
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> LoadedModel:
+    """Load a checkpoint file into a ready-to-use model.
+
+    Raises:
+        CheckpointError: the file is missing, corrupt, untrusted, or of another format.
+    """
+    p = Path(path)
+    return model_from_checkpoint(_read(p), device, name=p.stem)
+
+
+__all__.append("model_from_checkpoint")

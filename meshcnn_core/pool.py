@@ -1,0 +1,163 @@
+"""MeshPool: collapse the lowest-priority edges and average the features of merged edges.
+
+:func:`pool_topology` is the pure core: ``topology, priority, target -> PoolRecord``. The record
+holds everything the pooling did (queue priority, the order of removals, which layer-input edges
+each surviving edge absorbed, the new topology); unpooling consumes it, and the app shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import MeshError
+from .pool_kernel import STATUS_BAD_SHARED, STATUS_BAD_TRIPLET, STATUS_EXHAUSTED, collapse_edges
+from .topology import MeshTopology
+
+__all__ = ["PoolRecord", "pool_topology", "priority_from_features", "MeshPool", "average_groups"]
+
+
+class PoolRecord(NamedTuple):
+    """What one pooling layer did to one mesh.
+
+    Attributes:
+        target: edge count asked for (the result may be 1-2 below, then padded).
+        priority: ``(E_in,)`` float32 squared feature norm of each layer-input edge.
+        kept: ``(E_out,)`` int64 layer-input index of each surviving edge.
+        groups_indptr: ``(E_out + 1,)`` CSR offsets; row ``r`` lists the layer-input edges
+            merged into surviving edge ``r`` (itself included).
+        groups_indices: ``(nnz,)`` int64 layer-input edge indices.
+        occurrences: ``(E_in,)`` float32 MeshCNN's unpooling divisor per layer-input edge.
+        removed: ``(R,)`` int64 layer-input edges in the order they were removed.
+        removed_kind: ``(R,)`` int8: 0 collapsed, 1 merged into a neighbour, 2 triplet removal.
+        topology_in: the layer's input topology.
+        topology_out: the pooled topology.
+    """
+
+    target: int
+    priority: np.ndarray
+    kept: np.ndarray
+    groups_indptr: np.ndarray
+    groups_indices: np.ndarray
+    occurrences: np.ndarray
+    removed: np.ndarray
+    removed_kind: np.ndarray
+    topology_in: MeshTopology
+    topology_out: MeshTopology
+
+    @property
+    def collapsed(self) -> np.ndarray:
+        """``(K,)`` layer-input edges that were collapsed, in order."""
+        return self.removed[self.removed_kind == 0]
+
+
+def priority_from_features(x: torch.Tensor, num_edges: int) -> np.ndarray:
+    """Squared feature norm per edge, computed as MeshCNN does. Shapes: ``(C, E_pad) -> (E,)``."""
+    with torch.no_grad():
+        f = x[:, :num_edges].unsqueeze(-1)  # (C, E, 1)
+        return torch.sum(f * f, 0).squeeze(-1).float().cpu().numpy()
+
+
+def pool_topology(topo: MeshTopology, priority: np.ndarray, target: int) -> PoolRecord:
+    """Collapse edges of ``topo`` in priority order until ``target`` edges remain. Pure.
+
+    Raises:
+        MeshError: the mesh cannot be pooled to ``target`` (too few edges, or too many refused
+            collapses), or its one-ring is degenerate.
+    """
+    e_in = topo.num_edges
+    if e_in < target:
+        raise MeshError(f"the mesh has {e_in} edges, fewer than the pooling target {target}")
+    priority = np.asarray(priority, dtype=np.float32)
+    order = np.lexsort((np.arange(e_in), priority.astype(np.float64)))
+    edges = topo.edges.copy()
+    gemm = topo.gemm.copy()
+    sides = topo.sides.copy()
+    positions = topo.positions.copy()
+    vmask = topo.vertex_mask.copy()
+    (status, count, mask, ve_ptr, ve_idx, g_ptr, g_idx, occ, removed, kind) = collapse_edges(
+        order, int(target), edges, gemm, sides, topo.ve_indptr, topo.ve_indices, positions, vmask
+    )
+    if status == STATUS_EXHAUSTED:
+        raise MeshError(
+            f"pooling could reduce the mesh only to {count} edges, not to {target}: too many edges lie "
+            "on boundaries or cannot be collapsed (is the mesh closed and manifold?)"
+        )
+    if status in (STATUS_BAD_TRIPLET, STATUS_BAD_SHARED):
+        raise MeshError("pooling met a degenerate one-ring (is the mesh manifold, in one piece?)")
+    kept = np.flatnonzero(mask)
+    remap = np.zeros(e_in + 1, dtype=np.int64)  # dead edges map to 0, as in the original
+    remap[kept] = np.arange(len(kept))
+    remap[-1] = -1
+    counts = np.diff(g_ptr)[kept]
+    new_topo = MeshTopology(
+        edges=edges[kept],
+        gemm=remap[gemm[kept]],
+        sides=sides[kept],
+        ve_indptr=ve_ptr,
+        ve_indices=remap[ve_idx],
+        positions=positions,
+        vertex_mask=vmask,
+        edge_ids=topo.edge_ids[kept],
+    )
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    # members ascending within each row: sums then run in the original's (matmul) order
+    row_of = np.repeat(np.arange(len(kept)), counts)
+    g_idx = g_idx[np.lexsort((g_idx, row_of))]
+    return PoolRecord(
+        target=int(target), priority=priority, kept=kept, groups_indptr=indptr, groups_indices=g_idx,
+        occurrences=occ, removed=removed.astype(np.int64), removed_kind=kind.astype(np.int8),
+        topology_in=topo, topology_out=new_topo,
+    )
+
+
+def average_groups(x: torch.Tensor, records: Sequence[PoolRecord], target: int) -> torch.Tensor:
+    """Average layer-input features over each surviving edge's group, zero-pad to ``target``.
+
+    Shapes: ``(B, C, E_in_pad) -> (B, C, target)``.
+    """
+    b, c, e_pad = x.shape
+    rows, cols, denom = [], [], np.ones(b * target, dtype=np.float32)
+    for i, rec in enumerate(records):
+        counts = np.diff(rec.groups_indptr)
+        rows.append(np.repeat(np.arange(len(counts)), counts) + i * target)
+        cols.append(rec.groups_indices + i * e_pad)
+        denom[i * target : i * target + len(counts)] = counts
+    rows_t = torch.from_numpy(np.concatenate(rows)).to(x.device)
+    cols_t = torch.from_numpy(np.concatenate(cols)).to(x.device)
+    flat = x.permute(1, 0, 2).reshape(c, b * e_pad)  # (C, B*E_in_pad)
+    out = flat.new_zeros(c, b * target).index_add_(1, rows_t, flat[:, cols_t])  # (C, B*target)
+    out = out / torch.from_numpy(denom).to(x.device)
+    return out.reshape(c, b, target).permute(1, 0, 2)  # (B, C, target)
+
+
+class MeshPool(nn.Module):
+    """Pool each mesh of a batch to ``target`` edges (MeshCNN's collapse rule).
+
+    Shapes:
+        x: ``(B, C, E_pad)`` or ``(B, C, E_pad, 1)`` -> ``(B, C, target)``, plus the new
+        topologies and one :class:`PoolRecord` per mesh.
+    """
+
+    def __init__(self, target: int) -> None:
+        super().__init__()
+        self.target = int(target)
+
+    def forward(
+        self, x: torch.Tensor, topologies: Sequence[MeshTopology]
+    ) -> tuple[torch.Tensor, list[MeshTopology], list[PoolRecord]]:
+        if x.dim() == 4:
+            x = x.squeeze(-1)
+        records = [
+            pool_topology(topo, priority_from_features(x[i], topo.num_edges), self.target)
+            for i, topo in enumerate(topologies)
+        ]
+        out = average_groups(x, records, self.target)
+        return out, [r.topology_out for r in records], records
+
+    def extra_repr(self) -> str:
+        return f"target={self.target}"

@@ -1,0 +1,207 @@
+"""Recordings: what a forward pass did, stage by stage, as plain arrays; saved as ``.npz``.
+
+File format (``format_version`` 1), one ``.npz`` (a zip of ``.npy`` arrays, no pickles):
+
+=============================  ==========================================================
+key                            content
+=============================  ==========================================================
+``format_version``             int, 1
+``meta``                       JSON string: task, model name/config, class names, mesh name
+``logits``                     classification ``(classes,)``; segmentation ``(E, classes)``
+``probabilities``              softmax of ``logits`` over classes, same shape
+``input_edges``                ``(E, 2)`` input vertex ids, MeshCNN's edge order
+``input_vertices``             ``(V, 3)`` float64
+``input_faces``                ``(F, 3)`` faces kept by MeshCNN's filter
+``input_features``             ``(5, E)`` float64 raw (unnormalized) edge features
+``edge_areas``                 ``(E,)`` MeshCNN's per-edge area weights
+``num_stages``                 int ``K``
+``stage{k}_kind``              ``"input"``, ``"pool"`` or ``"unpool"``
+``stage{k}_edge_ids``          ``(E_k,)`` input edge id of each edge at stage k
+``stage{k}_edges``             ``(E_k, 2)`` vertex ids (into the input vertex list)
+``stage{k}_faces``             ``(F_k, 3)`` vertex ids
+``stage{k}_vertices``          ``(V, 3)`` float64 positions at stage k (collapsed vertices moved)
+``stage{k}_vertex_mask``       ``(V,)`` bool, vertices alive at stage k
+``stage{k}_features``          ``(C_k, E_k)`` float32 activations on stage k's edges (those
+                               entering the pooling that leaves stage k, if any)
+``stage{k}_priority``          ``(E_k,)`` float32 squared feature norm (the pooling queue key)
+``stage{k}_collapse_order``    input edge ids collapsed by the pooling leaving stage k, in order
+``stage{k}_removed_order``     all input edge ids that pooling removed, in order
+``stage{k}_removed_kind``      int8 per removed edge: 0 collapsed, 1 merged, 2 triplet
+``stage{k}_groups_indptr``     ``(E_k + 1,)`` CSR offsets
+``stage{k}_groups_indices``    input edge ids merged into each edge at stage k (sorted)
+=============================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import RecordingError
+
+__all__ = ["Recording", "StageView", "load_recording", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+_STAGE_KEYS = (
+    "kind", "edge_ids", "edges", "faces", "vertices", "vertex_mask", "features", "priority",
+    "collapse_order", "removed_order", "removed_kind", "groups_indptr", "groups_indices",
+)
+_TOP_KEYS = (
+    "format_version", "meta", "logits", "probabilities", "input_edges", "input_vertices", "input_faces",
+    "input_features", "edge_areas", "num_stages",
+)
+
+
+@dataclass(frozen=True)
+class StageView:
+    """One stage of a :class:`Recording` (arrays as documented in the module docstring)."""
+
+    index: int
+    kind: str
+    edge_ids: np.ndarray
+    edges: np.ndarray
+    faces: np.ndarray
+    vertices: np.ndarray
+    vertex_mask: np.ndarray
+    features: np.ndarray
+    priority: np.ndarray
+    collapse_order: np.ndarray
+    removed_order: np.ndarray
+    removed_kind: np.ndarray
+    groups_indptr: np.ndarray
+    groups_indices: np.ndarray
+
+    @property
+    def num_edges(self) -> int:
+        """Edge count ``E_k``."""
+        return int(len(self.edge_ids))
+
+    def group(self, row: int) -> np.ndarray:
+        """Input edge ids merged into edge ``row`` of this stage."""
+        return self.groups_indices[self.groups_indptr[row] : self.groups_indptr[row + 1]]
+
+    def covered_input_edges(self, num_input_edges: int) -> np.ndarray:
+        """``(E,)`` bool: input edges that belong to some group at this stage."""
+        out = np.zeros(num_input_edges, dtype=bool)
+        out[self.groups_indices] = True
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Recording:
+    """Everything one forward pass did, as arrays. Build with :func:`meshcnn_core.record`."""
+
+    arrays: dict[str, np.ndarray]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """Task, model, class names and mesh name."""
+        return json.loads(str(self.arrays["meta"]))
+
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"segmentation"``."""
+        return self.meta["task"]
+
+    @property
+    def class_names(self) -> list[str]:
+        """Names of the output classes."""
+        return list(self.meta["class_names"])
+
+    @property
+    def num_stages(self) -> int:
+        """Number of stages ``K`` (input, pooled..., unpooled...)."""
+        return int(self.arrays["num_stages"])
+
+    @property
+    def logits(self) -> np.ndarray:
+        """Classification ``(classes,)``; segmentation ``(E, classes)``."""
+        return self.arrays["logits"]
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """Softmax of the logits over classes."""
+        return self.arrays["probabilities"]
+
+    @property
+    def prediction(self) -> np.ndarray:
+        """Predicted class index (classification: scalar array; segmentation: ``(E,)``)."""
+        return np.argmax(self.logits, axis=-1)
+
+    def stage(self, k: int) -> StageView:
+        """Stage ``k`` (0 = input)."""
+        if not 0 <= k < self.num_stages:
+            raise IndexError(f"stage {k} out of range 0..{self.num_stages - 1}")
+        a = self.arrays
+        vals = {key: a[f"stage{k}_{key}"] for key in _STAGE_KEYS}
+        vals["kind"] = str(vals["kind"])
+        return StageView(index=k, **vals)
+
+    def stages(self) -> list[StageView]:
+        """All stages in order."""
+        return [self.stage(k) for k in range(self.num_stages)]
+
+    def survival_depth(self) -> np.ndarray:
+        """``(E,)`` int: for each input edge, the deepest pooled stage its group reaches."""
+        e = len(self.arrays["input_edges"])
+        depth = np.zeros(e, dtype=np.int64)
+        for st in self.stages():
+            if st.kind == "unpool":
+                break
+            depth[st.covered_input_edges(e)] = st.index
+        return depth
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the ``.npz`` deterministically (same recording -> same bytes)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for key in sorted(self.arrays):
+                info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with zf.open(info, "w") as fh:
+                    np.lib.format.write_array(fh, np.asarray(self.arrays[key]), allow_pickle=False)
+        os.replace(tmp, path)
+
+    def to_bytes(self) -> bytes:
+        """The ``.npz`` file's bytes (for downloads)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "rec.npz"
+            self.save(p)
+            return p.read_bytes()
+
+
+def load_recording(path: str | os.PathLike) -> Recording:
+    """Read a recording ``.npz``.
+
+    Raises:
+        RecordingError: missing, corrupt, not a recording, or a newer format version.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise RecordingError(f"{p}: no such recording file")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except Exception as exc:
+        raise RecordingError(f"{p.name}: not a readable .npz recording ({type(exc).__name__})") from None
+    missing = [k for k in _TOP_KEYS if k not in arrays]
+    if missing:
+        raise RecordingError(f"{p.name}: not a MeshCNN Explorer recording (missing {', '.join(missing[:3])})")
+    version = int(arrays["format_version"])
+    if version > FORMAT_VERSION:
+        raise RecordingError(f"{p.name}: format version {version} is newer than this program ({FORMAT_VERSION})")
+    n = int(arrays["num_stages"])
+    for k in range(n):
+        for key in _STAGE_KEYS:
+            if f"stage{k}_{key}" not in arrays:
+                raise RecordingError(f"{p.name}: stage {k} lacks {key!r}")
+    return Recording(arrays)
