@@ -27,7 +27,7 @@ __all__ = ["collapse_edges", "STATUS_OK", "STATUS_EXHAUSTED", "STATUS_BAD_TRIPLE
 STATUS_OK = 0
 STATUS_EXHAUSTED = 1  # every edge was tried and the target was not reached
 STATUS_BAD_TRIPLET = 2  # a triplet's three edges do not share exactly one vertex
-STATUS_BAD_SHARED = 3  # a face's neighbours share more than one edge (degenerate one-ring)
+STATUS_BAD_SHARED = 3  # unused: pinched one-rings are skipped (the original asserts there)
 
 KIND_COLLAPSED = 0  # the edge that was collapsed
 KIND_MERGED = 1  # an edge merged into its face neighbour by a collapse
@@ -216,9 +216,10 @@ def collapse_edges(
                 if n_shared == 0:
                     break
                 if n_shared != 1:
-                    status = STATUS_BAD_SHARED
-                    return (status, edges_count, mask, ve_indptr, ve_indices, ve_indptr, ve_indices,
-                            np.zeros(n_edges, dtype=np.float32), removed[:n_removed], removed_kind[:n_removed])
+                    # both other edges shared: a pinched one-ring where the original stops with an
+                    # AssertionError; nothing was changed yet, so we skip this edge instead
+                    ok_sides = False
+                    break
                 # with a single shared pair MeshCNN takes the first (i, j) found
                 middle = oka0 if sh_i == 0 else oka1
                 uka = oka1 if sh_i == 0 else oka0
