@@ -30,6 +30,7 @@ REFERENCE_TRAIN_S = {("cls", 750, 16): 1.2, ("unet", 2250, 12): 7.5}
 
 def make_mesh(n_edges: int, seed: int = 0):
     import numpy as np
+
     from meshcnn_core.mesh_io import Mesh, load_mesh
 
     if n_edges == 750 and (DATASETS / "shrec_16").is_dir():

@@ -47,7 +47,13 @@ def _cmd_record(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from .checkpoint import checkpoint_dict, model_from_checkpoint, save_checkpoint
     from .errors import CheckpointError
-    from .reference_import import config_from_opt, map_reference_state_dict, parse_opt_txt, read_mean_std, read_reference_weights
+    from .reference_import import (
+        config_from_opt,
+        map_reference_state_dict,
+        parse_opt_txt,
+        read_mean_std,
+        read_reference_weights,
+    )
 
     weights = Path(args.weights)
     if not args.opt or not Path(args.opt).is_file():

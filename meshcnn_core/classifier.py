@@ -1,5 +1,7 @@
-"""MeshCNN's classification network: residual MeshConv blocks, norms and pools, then a global
-average and two fully connected layers (``mconvnet`` in the original)."""
+"""MeshCNN's classification network (``mconvnet`` in the original).
+
+Residual MeshConv blocks, norms and pools, then a global average and two fully connected layers.
+"""
 
 from __future__ import annotations
 

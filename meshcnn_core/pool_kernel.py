@@ -55,9 +55,6 @@ def _grow(a, n):
     return b
 
 
-class _State:  # documentation only: the kernel passes these arrays around explicitly
-    pass
-
 
 @njit(cache=True)
 def _has_boundaries(gemm, e):
@@ -112,8 +109,11 @@ def collapse_edges(
     Args:
         order: ``(E,)`` edges in queue order (priority ascending, ties by id).
         target: edge count to stop at (the loop may stop 1-2 below it).
-        edges, gemm, sides: ``(E, 2)``, ``(E, 4)``, ``(E, 4)`` int64, modified in place.
-        ve_indptr, ve_indices: per-vertex edge lists (CSR, multiset).
+        edges: ``(E, 2)`` int64 vertex ids, modified in place (ends renamed after merges).
+        gemm: ``(E, 4)`` int64 neighbours, modified in place.
+        sides: ``(E, 4)`` int64, modified in place.
+        ve_indptr: ``(V + 1,)`` CSR offsets of the per-vertex edge lists (a multiset each).
+        ve_indices: ``(nnz,)`` edge ids of the per-vertex lists.
         positions: ``(V, 3)`` float64, modified in place (merged vertices move to midpoints).
         vertex_mask: ``(V,)`` bool, modified in place.
 

@@ -1,5 +1,8 @@
-"""MeshCNN's segmentation network: a U-Net of MeshConv blocks with pools on the way down and
-unpools (plus skip connections) on the way up (``meshunet`` in the original)."""
+"""MeshCNN's segmentation network (``meshunet`` in the original).
+
+A U-Net of MeshConv blocks with pools on the way down and unpools plus skip connections on the
+way up.
+"""
 
 from __future__ import annotations
 
