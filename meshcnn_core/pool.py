@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .errors import MeshError
-from .pool_kernel import STATUS_BAD_SHARED, STATUS_BAD_TRIPLET, STATUS_EXHAUSTED, collapse_edges
+from .pool_kernel import STATUS_BAD_SHARED, STATUS_BAD_TRIPLET, STATUS_EXHAUSTED, collapse_edges, compact
 from .topology import MeshTopology
 
 __all__ = ["PoolRecord", "pool_topology", "priority_from_features", "MeshPool", "average_groups"]
@@ -30,7 +30,8 @@ class PoolRecord(NamedTuple):
         kept: ``(E_out,)`` int64 layer-input index of each surviving edge.
         groups_indptr: ``(E_out + 1,)`` CSR offsets; row ``r`` lists the layer-input edges
             merged into surviving edge ``r`` (itself included).
-        groups_indices: ``(nnz,)`` int64 layer-input edge indices.
+        groups_indices: ``(nnz,)`` int64 layer-input edge indices (sorted within a row).
+        groups_rows: ``(nnz,)`` int64 row of each entry of ``groups_indices``.
         occurrences: ``(E_in,)`` float32 MeshCNN's unpooling divisor per layer-input edge.
         removed: ``(R,)`` int64 layer-input edges in the order they were removed.
         removed_kind: ``(R,)`` int8: 0 collapsed, 1 merged into a neighbour, 2 triplet removal.
@@ -43,6 +44,7 @@ class PoolRecord(NamedTuple):
     kept: np.ndarray
     groups_indptr: np.ndarray
     groups_indices: np.ndarray
+    groups_rows: np.ndarray
     occurrences: np.ndarray
     removed: np.ndarray
     removed_kind: np.ndarray
@@ -89,27 +91,15 @@ def pool_topology(topo: MeshTopology, priority: np.ndarray, target: int) -> Pool
         )
     if status in (STATUS_BAD_TRIPLET, STATUS_BAD_SHARED):
         raise MeshError("pooling met a degenerate one-ring (is the mesh manifold, in one piece?)")
-    kept = np.flatnonzero(mask)
-    remap = np.zeros(e_in + 1, dtype=np.int64)  # dead edges map to 0, as in the original
-    remap[kept] = np.arange(len(kept))
-    remap[-1] = -1
-    counts = np.diff(g_ptr)[kept]
-    new_topo = MeshTopology(
-        edges=edges[kept],
-        gemm=remap[gemm[kept]],
-        sides=sides[kept],
-        ve_indptr=ve_ptr,
-        ve_indices=remap[ve_idx],
-        positions=positions,
-        vertex_mask=vmask,
-        edge_ids=topo.edge_ids[kept],
+    kept, new_edges, new_gemm, new_sides, new_ve, indptr, g_idx, g_rows = compact(
+        mask, edges, gemm, sides, ve_idx, g_ptr, g_idx
     )
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    # members ascending within each row: sums then run in the original's (matmul) order
-    row_of = np.repeat(np.arange(len(kept)), counts)
-    g_idx = g_idx[np.lexsort((g_idx, row_of))]
+    new_topo = MeshTopology(
+        edges=new_edges, gemm=new_gemm, sides=new_sides, ve_indptr=ve_ptr, ve_indices=new_ve,
+        positions=positions, vertex_mask=vmask, edge_ids=topo.edge_ids[kept],
+    )
     return PoolRecord(
-        target=int(target), priority=priority, kept=kept, groups_indptr=indptr, groups_indices=g_idx,
+        target=int(target), priority=priority, kept=kept, groups_indptr=indptr, groups_indices=g_idx, groups_rows=g_rows,
         occurrences=occ, removed=removed.astype(np.int64), removed_kind=kind.astype(np.int8),
         topology_in=topo, topology_out=new_topo,
     )
@@ -121,18 +111,22 @@ def average_groups(x: torch.Tensor, records: Sequence[PoolRecord], target: int) 
     Shapes: ``(B, C, E_in_pad) -> (B, C, target)``.
     """
     b, c, e_pad = x.shape
-    rows, cols, denom = [], [], np.ones(b * target, dtype=np.float32)
-    for i, rec in enumerate(records):
-        counts = np.diff(rec.groups_indptr)
-        rows.append(np.repeat(np.arange(len(counts)), counts) + i * target)
-        cols.append(rec.groups_indices + i * e_pad)
-        denom[i * target : i * target + len(counts)] = counts
-    rows_t = torch.from_numpy(np.concatenate(rows)).to(x.device)
-    cols_t = torch.from_numpy(np.concatenate(cols)).to(x.device)
-    flat = x.permute(1, 0, 2).reshape(c, b * e_pad)  # (C, B*E_in_pad)
-    out = flat.new_zeros(c, b * target).index_add_(1, rows_t, flat[:, cols_t])  # (C, B*target)
-    out = out / torch.from_numpy(denom).to(x.device)
-    return out.reshape(c, b, target).permute(1, 0, 2)  # (B, C, target)
+    if b == 1:
+        rows, cols = records[0].groups_rows, records[0].groups_indices
+        counts = np.ones(target, dtype=np.float32)
+        counts[: len(records[0].kept)] = np.diff(records[0].groups_indptr)
+    else:
+        rows = np.concatenate([r.groups_rows + i * target for i, r in enumerate(records)])
+        cols = np.concatenate([r.groups_indices + i * e_pad for i, r in enumerate(records)])
+        counts = np.ones(b * target, dtype=np.float32)
+        for i, r in enumerate(records):
+            counts[i * target : i * target + len(r.kept)] = np.diff(r.groups_indptr)
+    dev = x.device
+    flat = x.permute(0, 2, 1).reshape(b * e_pad, c)  # (B*E_in_pad, C)
+    gathered = flat.index_select(0, torch.from_numpy(cols).to(dev))  # (nnz, C)
+    out = flat.new_zeros(b * target, c).index_add_(0, torch.from_numpy(rows).to(dev), gathered)  # (B*target, C)
+    out = out / torch.from_numpy(counts).to(dev).unsqueeze(1)
+    return out.view(b, target, c).permute(0, 2, 1)  # (B, C, target)
 
 
 class MeshPool(nn.Module):

@@ -432,3 +432,58 @@ def collapse_edges(
         paths[log_src[i]] += paths[log_dst[i]]
     return (status, edges_count, mask, out_indptr, out_indices, grp_indptr, grp_indices,
             paths.astype(np.float32), removed[:n_removed], removed_kind[:n_removed])
+
+
+@njit(cache=True)
+def compact(mask, edges, gemm, sides, ve_indices, grp_indptr, grp_indices):
+    """Drop removed edges and renumber, as the original's ``clean`` does.
+
+    Removed edges map to 0 in the per-vertex lists (the original's quirk, kept on purpose: later
+    one-ring tests see those stale entries as edge 0). Groups come out with their members sorted.
+
+    Returns:
+        ``(kept (E',), edges (E', 2), gemm (E', 4), sides (E', 4), ve_indices, groups_indptr
+        (E' + 1,), groups_indices, group_rows)`` with ``group_rows`` the row of each member.
+    """
+    n = mask.shape[0]
+    remap = np.zeros(n, dtype=np.int64)
+    n_kept = 0
+    for e in range(n):
+        if mask[e]:
+            remap[e] = n_kept
+            n_kept += 1
+    kept = np.empty(n_kept, dtype=np.int64)
+    new_edges = np.empty((n_kept, 2), dtype=np.int64)
+    new_gemm = np.empty((n_kept, 4), dtype=np.int64)
+    new_sides = np.empty((n_kept, 4), dtype=np.int64)
+    g_ptr = np.zeros(n_kept + 1, dtype=np.int64)
+    r = 0
+    for e in range(n):
+        if mask[e]:
+            kept[r] = e
+            new_edges[r, 0] = edges[e, 0]
+            new_edges[r, 1] = edges[e, 1]
+            for i in range(4):
+                g = gemm[e, i]
+                new_gemm[r, i] = -1 if g == -1 else remap[g]
+                new_sides[r, i] = sides[e, i]
+            g_ptr[r + 1] = g_ptr[r] + grp_indptr[e + 1] - grp_indptr[e]
+            r += 1
+    new_ve = np.empty(ve_indices.shape[0], dtype=np.int64)
+    for k in range(ve_indices.shape[0]):
+        new_ve[k] = remap[ve_indices[k]]
+    g_idx = grp_indices.copy()  # rows of removed edges are empty, so the order already matches
+    g_rows = np.empty(g_idx.shape[0], dtype=np.int64)
+    for r in range(n_kept):
+        s = g_ptr[r]
+        t = g_ptr[r + 1]
+        for k in range(s, t):
+            g_rows[k] = r
+        for k in range(s + 1, t):  # insertion sort: groups are small
+            v = g_idx[k]
+            j = k - 1
+            while j >= s and g_idx[j] > v:
+                g_idx[j + 1] = g_idx[j]
+                j -= 1
+            g_idx[j + 1] = v
+    return kept, new_edges, new_gemm, new_sides, new_ve, g_ptr, g_idx, g_rows

@@ -22,20 +22,14 @@ __all__ = ["MeshUnpool", "unpool_features"]
 def unpool_features(x: torch.Tensor, records: Sequence[PoolRecord], target: int) -> torch.Tensor:
     """Spread pooled features back to the layer input. Shapes: ``(B, C, E_out_pad) -> (B, C, target)``."""
     b, c, e_pad = x.shape
-    rows, cols, weights = [], [], []
-    for i, rec in enumerate(records):
-        counts = np.diff(rec.groups_indptr)
-        r = np.repeat(np.arange(len(counts)), counts)
-        col = rec.groups_indices
-        rows.append(r + i * e_pad)
-        cols.append(col + i * target)
-        weights.append((np.float32(1.0) / rec.occurrences[col]).astype(np.float32))
-    rows_t = torch.from_numpy(np.concatenate(rows)).to(x.device)
-    cols_t = torch.from_numpy(np.concatenate(cols)).to(x.device)
-    w_t = torch.from_numpy(np.concatenate(weights)).to(device=x.device, dtype=x.dtype)
-    flat = x.permute(1, 0, 2).reshape(c, b * e_pad)  # (C, B*E_out_pad)
-    out = flat.new_zeros(c, b * target).index_add_(1, cols_t, flat[:, rows_t] * w_t)  # (C, B*target)
-    return out.reshape(c, b, target).permute(1, 0, 2)  # (B, C, target)
+    rows = np.concatenate([r.groups_rows + i * e_pad for i, r in enumerate(records)])
+    cols = np.concatenate([r.groups_indices + i * target for i, r in enumerate(records)])
+    weights = np.concatenate([(np.float32(1.0) / r.occurrences[r.groups_indices]) for r in records])
+    dev = x.device
+    flat = x.permute(0, 2, 1).reshape(b * e_pad, c)  # (B*E_out_pad, C)
+    src = flat.index_select(0, torch.from_numpy(rows).to(dev)) * torch.from_numpy(weights).to(dev, x.dtype).unsqueeze(1)
+    out = flat.new_zeros(b * target, c).index_add_(0, torch.from_numpy(cols).to(dev), src)  # (B*target, C)
+    return out.view(b, target, c).permute(0, 2, 1)  # (B, C, target)
 
 
 class MeshUnpool(nn.Module):
