@@ -4,13 +4,16 @@ For edge features ``x_e`` and neighbours ``(a, b, c, d) = gemm[e]`` the layer ap
 ``1 x 5`` kernel to the order-invariant stack ``(x_e, x_a + x_c, x_b + x_d, |x_a - x_c|,
 |x_b - x_d|)`` (Hanocka et al. 2019, eq. 2). The weights keep the original's ``Conv2d`` shape
 ``(C_out, C_in, 1, 5)``, but the product runs as one matrix multiply on an edge-major gather,
-2-3x faster than the original's gather + ``conv2d`` (results agree to float rounding, ~1e-7). Missing neighbours (boundary) read zeros. As in the
+2-3x faster than the original's gather + ``conv2d`` (results agree to float rounding, ~1e-7).
+Set ``MESHCNN_EXACT_CONV=1`` to run the original's ``conv2d`` path instead: bit-identical
+activations up to the first pooling, hence also the same order among near-tied collapses there. Missing neighbours (boundary) read zeros. As in the
 original, padded edge slots (beyond a mesh's edge count) read edge 0 as themselves and as all four
 neighbours; their outputs enter normalization statistics, so we keep that.
 """
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Sequence
 
@@ -23,6 +26,7 @@ from .topology import MeshTopology
 __all__ = ["MeshConv", "neighbour_index"]
 
 _INDEX_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+EXACT_CONV = os.environ.get("MESHCNN_EXACT_CONV", "") not in ("", "0")
 
 
 def _local_index(topo: MeshTopology, num_slots: int) -> np.ndarray:
@@ -83,6 +87,9 @@ class MeshConv(nn.Module):
         rows[1:].view(b, e, c).copy_(x.permute(0, 2, 1))  # (1+B*E, C), row 0 = missing neighbour
         g = rows.index_select(0, index.reshape(-1)).view(b * e, 5, c)  # (B*E, 5, C)
         f = torch.cat([g[:, :1], g[:, 1:3] + g[:, 3:5], (g[:, 1:3] - g[:, 3:5]).abs()], dim=1)  # (B*E, 5, C)
+        if EXACT_CONV:  # the original's layout and conv2d call, for bit-identical results
+            f = f.view(b, e, 5, c).permute(0, 3, 1, 2).contiguous()  # (B, C, E, 5)
+            return self.conv(f)  # (B, C_out, E, 1)
         # the 1x5 kernel as one matrix product: (B*E, 5C) @ (5C, C_out)
         w = self.conv.weight.squeeze(2).transpose(1, 2).reshape(self.out_channels, 5 * c)  # (C_out, 5C)
         f = f.reshape(b * e, 5 * c)
