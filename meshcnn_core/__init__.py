@@ -14,12 +14,17 @@ from .checkpoint import LoadedModel, build_model, load_model
 from .classifier import ClassifierConfig, MeshClassifier
 from .device import pick_device
 from .errors import CheckpointError, MeshCNNError, MeshError, RecordingError
+from .inference import record
+from .mesh_check import check_mesh, require_ready
 from .mesh_io import Mesh, load_mesh
+from .recording import Recording, load_recording
+from .repair import RepairResult, preflight, preflight_for_model
 from .segmenter import MeshSegmenter, SegmenterConfig
 from .topology import MeshTopology, build_topology
 
 __all__ = [
     "CheckpointError", "ClassifierConfig", "LoadedModel", "Mesh", "MeshCNNError", "MeshClassifier",
     "MeshError", "MeshSegmenter", "MeshTopology", "RecordingError", "SegmenterConfig", "build_model",
-    "build_topology", "load_mesh", "load_model", "pick_device",
+    "build_topology", "load_mesh", "load_model", "pick_device", "check_mesh", "require_ready",
+    "RepairResult", "preflight", "preflight_for_model", "record", "load_recording", "Recording",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m meshcnn_core {record,import-reference} ...``.
+"""Command line: ``python -m meshcnn_core {record,repair,import-reference} ...``.
 
 Errors in the user's files print one line and exit with code 2.
 """
@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .errors import MeshCNNError
+from .errors import MeshCNNError, MeshError
 
 __all__ = ["main"]
 
@@ -20,12 +21,29 @@ __all__ = ["main"]
 def _cmd_record(args: argparse.Namespace) -> int:
     from .checkpoint import load_model
     from .inference import record
+    from .mesh_check import check_mesh, require_size
     from .mesh_io import load_mesh
+    from .repair import preflight_for_model
 
     model = load_model(args.model, device=args.device)
-    mesh = load_mesh(args.mesh)
+    mesh = load_mesh(args.mesh, triangulate=args.repair)
+    if args.repair:
+        fixed = preflight_for_model(mesh, model)
+        for line in (*mesh.notes, *fixed.actions):
+            print(f"repair: {line}")
+        mesh = fixed.mesh
+    else:
+        # cheap size refusal only: everything the original code can process (open meshes, faces it
+        # drops as non-manifold, inconsistent winding) is processed as it would be, for faithfulness
+        require_size(mesh, max_edges=model.config.ninput_edges)
     t0 = time.perf_counter()
-    rec = record(model, mesh)
+    try:
+        rec = record(model, mesh)
+    except MeshError as exc:
+        problems = [] if args.repair else check_mesh(mesh).problems
+        if not problems:
+            raise
+        raise MeshError(f"{exc}. Other problems: {'; '.join(problems)}") from None
     ms = (time.perf_counter() - t0) * 1000
     if args.out:
         rec.save(args.out)
@@ -41,6 +59,31 @@ def _cmd_record(args: argparse.Namespace) -> int:
         print(f"  stage {st.index} {st.kind:6s} {st.num_edges:7d} edges  {st.features.shape[0]:4d} channels")
     if args.out:
         print(f"recording written to {args.out}")
+    return 0
+
+
+def _cmd_repair(args: argparse.Namespace) -> int:
+    from .checkpoint import load_model
+    from .mesh_io import load_mesh, write_obj
+    from .repair import preflight, preflight_for_model
+
+    if args.edges is not None and args.model:
+        raise ValueError("pass --edges or --model, not both")
+    out = Path(args.out)
+    if out.suffix.lower() != ".obj":
+        raise ValueError(f"{out}: the repaired mesh is written as OBJ; name it *.obj")
+    mesh = load_mesh(args.mesh, triangulate=True)
+    component = "refuse" if args.refuse_pieces else "largest"
+    if args.model:
+        fixed = preflight_for_model(mesh, load_model(args.model, device="cpu"), component=component)
+    else:
+        if args.edges is not None and args.edges < 6:
+            raise ValueError("--edges must be at least 6 (the smallest closed mesh)")
+        fixed = preflight(mesh, target_edges=args.edges, component=component)
+    for line in (*mesh.notes, *fixed.actions):
+        print(line)
+    write_obj(out, fixed.mesh)
+    print(f"wrote {out}: {len(fixed.mesh.vertices)} vertices, {len(fixed.mesh.faces)} faces, {fixed.num_edges} edges")
     return 0
 
 
@@ -95,6 +138,10 @@ class _StateOnly:
         return self._state
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m meshcnn_core", description="MeshCNN Explorer core tools")
@@ -104,6 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--mesh", required=True, help="mesh file (.obj, .ply, .stl, .off)")
     r.add_argument("--out", help="recording to write (.npz)")
     r.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
+    r.add_argument("--repair", action="store_true",
+                   help="repair and simplify the mesh for the model first (prints what was done)")
+    p = sub.add_parser("repair", help="repair a mesh and simplify it for a model (writes OBJ)")
+    p.add_argument("--mesh", required=True, help="mesh file (.obj, .ply, .stl, .off, .glb)")
+    p.add_argument("--out", required=True, help="repaired mesh to write (.obj)")
+    p.add_argument("--edges", type=int, default=None, help="simplify to at most this many edges")
+    p.add_argument("--model", help="checkpoint whose input size and first pooling target to fit")
+    p.add_argument("--refuse-pieces", dest="refuse_pieces", action="store_true",
+                   help="refuse meshes in several pieces instead of keeping the largest")
     i = sub.add_parser("import-reference", help="convert a checkpoint of the original MeshCNN code")
     i.add_argument("--weights", required=True, help="latest_net.pth (a bare state_dict)")
     i.add_argument("--opt", help="the run's opt.txt")
@@ -111,13 +167,30 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--classes", help="text file with one class name per line (default: 0..N-1)")
     i.add_argument("--out", required=True, help="checkpoint to write (.pt)")
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        # torch warns about the pickle protocol of files it then refuses; the refusal is the message
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
-        return _cmd_record(args) if args.cmd == "record" else _cmd_import(args)
+        return {"record": _cmd_record, "repair": _cmd_repair, "import-reference": _cmd_import}[args.cmd](args)
+    except MeshError as exc:
+        hint = "" if getattr(args, "repair", True) or "repair" in str(exc) else " (try record --repair)"
+        print(f"error: {_one_line(exc)}{hint}", file=sys.stderr)
+        return 2
     except MeshCNNError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except ValueError as exc:  # e.g. CUDA asked for but absent
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. the output folder does not exist or is not writable
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory; the input is too large", file=sys.stderr)
         return 2
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,14 +62,73 @@ class Mesh:
         return h.hexdigest()
 
 
-def parse_obj(text: str, name: str = "mesh") -> Mesh:
+_SLASH = re.compile(r"/\S*")
+
+
+def _all_three_tokens(lines: list[str]) -> bool:
+    """Whether every line holds exactly three whitespace-separated tokens (vectorized)."""
+    raw = np.frombuffer("\n".join(lines).encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    nl = raw == 10
+    blank = (raw == 32) | (raw == 9) | (raw == 13) | nl
+    prev_blank = np.concatenate([[True], blank[:-1]])
+    starts = ~blank & prev_blank
+    line_of = np.cumsum(nl)
+    counts = np.bincount(line_of[starts], minlength=len(lines))
+    return bool((counts == 3).all())
+
+
+def _parse_obj_fast(text: str, name: str) -> Mesh | None:
+    """Vectorized parse of the common case (``v x y z`` and triangle ``f`` lines, positive ids).
+
+    Returns ``None`` whenever the file needs the line-by-line parser (polygons, relative ids,
+    extra vertex columns, odd spacing, anything unparsable), which then also gives the errors.
+    """
+    vs: list[str] = []
+    fs: list[str] = []
+    for line in text.splitlines():
+        head = line[:2]
+        if head == "v ":
+            vs.append(line[2:])
+        elif head == "f ":
+            fs.append(line[2:])
+        elif head[:1] in ("v", "f", " ", "\t") and head not in ("vn", "vt", "vp"):
+            return None
+    if not vs or not fs:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            v = np.fromstring(" ".join(vs), dtype=np.float64, sep=" ")
+            joined = " ".join(fs)
+            if "/" in joined:
+                joined = _SLASH.sub("", joined)
+            f = np.fromstring(joined, dtype=np.int64, sep=" ")
+        except ValueError:
+            return None
+    if v.size != 3 * len(vs) or f.size != 3 * len(fs) or (f <= 0).any():
+        return None
+    if not (_all_three_tokens(vs) and _all_three_tokens(fs)):
+        return None
+    f = f.reshape(-1, 3) - 1
+    if f.max() >= len(vs):
+        raise MeshError(f"{name}: a face refers to a vertex that does not exist")
+    return Mesh(v.reshape(-1, 3), f, name)
+
+
+def parse_obj(text: str, name: str = "mesh", *, triangulate: bool = False) -> Mesh:
     """Parse OBJ text into a :class:`Mesh`, keeping vertex and face order.
 
-    Polygons with more than three corners are refused here (MeshCNN refuses them too); the
-    repair step triangulates them.
+    Polygons with more than three corners are refused (MeshCNN refuses them too) unless
+    ``triangulate`` is set: then each is split into a fan of triangles around its first corner
+    (in place, so the triangles keep the polygon's position in the face order) and faces with
+    fewer than three corners are skipped; both are noted in ``Mesh.notes``.
     """
+    fast = _parse_obj_fast(text, name)
+    if fast is not None:
+        return fast
     vertices: list[list[float]] = []
     faces: list[list[int]] = []
+    n_polygons = n_short = 0
     for lineno, raw in enumerate(text.splitlines(), start=1):
         parts = raw.split()
         if not parts:
@@ -85,20 +146,31 @@ def parse_obj(text: str, name: str = "mesh") -> Mesh:
                 ids = [int(c.split("/")[0]) for c in parts[1:]]
             except ValueError:
                 raise MeshError(f"{name}: line {lineno}: face indices are not integers") from None
-            if len(ids) != 3:
+            if len(ids) != 3 and not triangulate:
                 raise MeshError(
                     f"{name}: line {lineno}: a face with {len(ids)} corners; MeshCNN needs triangles "
                     "(repair the mesh to triangulate it)"
                 )
             nv = len(vertices)
-            faces.append([(i - 1) if i >= 0 else (nv + i) for i in ids])
+            ids = [(i - 1) if i >= 0 else (nv + i) for i in ids]
+            if len(ids) < 3:
+                n_short += 1
+                continue
+            if len(ids) > 3:
+                n_polygons += 1
+            faces.extend([ids[0], ids[k], ids[k + 1]] for k in range(1, len(ids) - 1))
     if not vertices or not faces:
         raise MeshError(f"{name}: no triangles found (the file holds {len(vertices)} vertices, {len(faces)} faces)")
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64)
     if (f < 0).any() or (f >= len(v)).any():
         raise MeshError(f"{name}: a face refers to a vertex that does not exist")
-    return Mesh(v, f, name)
+    notes = []
+    if n_polygons:
+        notes.append(f"triangulated {n_polygons} polygons with more than three corners (fans)")
+    if n_short:
+        notes.append(f"skipped {n_short} faces with fewer than three corners")
+    return Mesh(v, f, name, tuple(notes))
 
 
 def _load_with_trimesh(data: bytes, suffix: str, name: str) -> Mesh:
@@ -117,8 +189,12 @@ def _load_with_trimesh(data: bytes, suffix: str, name: str) -> Mesh:
     return Mesh(vertices, faces, name)
 
 
-def load_mesh_bytes(data: bytes, filename: str) -> Mesh:
-    """Read a mesh from bytes; ``filename`` only chooses the format and the display name."""
+def load_mesh_bytes(data: bytes, filename: str, *, triangulate: bool = False) -> Mesh:
+    """Read a mesh from bytes; ``filename`` only chooses the format and the display name.
+
+    ``triangulate`` makes OBJ polygons acceptable (see :func:`parse_obj`); other formats are
+    always triangulated by trimesh.
+    """
     suffix = Path(filename).suffix.lower()
     name = Path(filename).stem or "mesh"
     if suffix not in MESH_SUFFIXES:
@@ -137,11 +213,11 @@ def load_mesh_bytes(data: bytes, filename: str) -> Mesh:
                 raise MeshError(f"{filename}: not a text OBJ file") from None
         if "\x00" in text:
             raise MeshError(f"{filename}: not a text OBJ file (it holds binary data)")
-        return parse_obj(text, name)
+        return parse_obj(text, name, triangulate=triangulate)
     return _load_with_trimesh(data, suffix, name)
 
 
-def load_mesh(path: str | os.PathLike) -> Mesh:
+def load_mesh(path: str | os.PathLike, *, triangulate: bool = False) -> Mesh:
     """Read a mesh file (.obj, .ply, .stl, .off, .glb).
 
     Raises:
@@ -152,7 +228,27 @@ def load_mesh(path: str | os.PathLike) -> Mesh:
         raise MeshError(f"{p}: no such mesh file")
     if p.stat().st_size > MAX_MESH_BYTES:
         raise MeshError(f"{p}: the file is larger than {MAX_MESH_BYTES // 2**20} MiB")
-    return load_mesh_bytes(p.read_bytes(), p.name)
+    return load_mesh_bytes(p.read_bytes(), p.name, triangulate=triangulate)
 
 
-__all__.append("load_mesh_bytes")
+__all__ += ["load_mesh_bytes", "write_obj"]
+
+
+def write_obj(path: str | os.PathLike, mesh: Mesh, *, digits: int = 9, header: list[str] | None = None) -> None:
+    """Write a mesh as OBJ text (``v`` then ``f`` lines, 1-based, in order), atomically.
+
+    Args:
+        path: the ``.obj`` file to write.
+        mesh: the mesh; its ``notes`` go in as comments.
+        digits: significant digits of the coordinates.
+        header: comment lines to write first (default: the mesh's name).
+    """
+    path = Path(path)
+    lines = [f"# {h}" for h in (header if header is not None else [mesh.name])] + [f"# {n}" for n in mesh.notes]
+    fmt = f"v {{:.{digits}g}} {{:.{digits}g}} {{:.{digits}g}}"
+    lines += [fmt.format(x, y, z) for x, y, z in mesh.vertices.tolist()]
+    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in mesh.faces.tolist()]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(path)
+
