@@ -1,0 +1,211 @@
+"""What the explorer can open: shipped checkpoints, sample meshes, and meshes of a data-set folder.
+
+Folders come from environment variables (so tests and deployments can point elsewhere):
+
+================================  ==============================================
+``MESHCNN_CHECKPOINTS``           checkpoints folder (default ``<repo>/checkpoints``)
+``MESHCNN_SAMPLES``               sample meshes folder (default ``<repo>/sample_meshes``)
+``MESHCNN_DATASET``               a data set in MeshCNN's layout (optional)
+================================  ==============================================
+
+Every entry has a ``key`` (``"sample:ant_750.obj"``, ``"data:test/0014.obj"``...) that is safe to put in
+a URL: :func:`resolve_mesh_key` only ever maps a key back to a file that the listing itself produced, so
+a hand-edited URL cannot name an arbitrary path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "REPO_ROOT", "MESH_SUFFIXES", "ModelEntry", "MeshEntry", "DatasetListing",
+    "checkpoints_dir", "samples_dir", "dataset_dir", "list_models", "list_sample_meshes",
+    "list_dataset", "resolve_mesh_key", "model_card", "ground_truth", "estimated_edges",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A checkpoint file the app can open.
+
+    Attributes:
+        key: stable id (``"shipped:<file name>"``), used in the URL.
+        name: display name (file stem).
+        path: the ``.pt`` file.
+        card: the model card beside it (``<stem>.md``), if any.
+    """
+
+    key: str
+    name: str
+    path: Path
+    card: Path | None
+
+
+@dataclass(frozen=True)
+class MeshEntry:
+    """A mesh file the app can open.
+
+    Attributes:
+        key: ``"sample:<file>"`` or ``"data:<split>/<file>"`` / ``"data:<class>/<split>/<file>"``.
+        name: display name.
+        path: the mesh file.
+        source: ``"sample"`` or ``"dataset"``.
+        label: classification data sets: the class (folder) name; else None.
+        seg: segmentation data sets: the ``.eseg`` label file, if present.
+    """
+
+    key: str
+    name: str
+    path: Path
+    source: str
+    label: str | None = None
+    seg: Path | None = None
+
+
+@dataclass(frozen=True)
+class DatasetListing:
+    """Meshes of a data-set folder (``task`` is ``"classification"``, ``"segmentation"`` or ``""``)."""
+
+    root: Path
+    task: str
+    meshes: tuple[MeshEntry, ...]
+    message: str = ""
+
+
+def checkpoints_dir() -> Path:
+    """``$MESHCNN_CHECKPOINTS`` or ``<repo>/checkpoints``."""
+    return Path(os.environ.get("MESHCNN_CHECKPOINTS") or REPO_ROOT / "checkpoints")
+
+
+def samples_dir() -> Path:
+    """``$MESHCNN_SAMPLES`` or ``<repo>/sample_meshes``."""
+    return Path(os.environ.get("MESHCNN_SAMPLES") or REPO_ROOT / "sample_meshes")
+
+
+def dataset_dir() -> str:
+    """``$MESHCNN_DATASET`` (empty when unset)."""
+    return os.environ.get("MESHCNN_DATASET", "").strip()
+
+
+def list_models(folder: str | os.PathLike | None = None) -> list[ModelEntry]:
+    """Checkpoints (``*.pt``) of ``folder`` (default :func:`checkpoints_dir`), sorted by name."""
+    d = Path(folder) if folder is not None else checkpoints_dir()
+    if not d.is_dir():
+        return []
+    out = []
+    for p in sorted(d.glob("*.pt")):
+        if p.is_file():
+            card = p.with_suffix(".md")
+            out.append(ModelEntry(f"shipped:{p.name}", p.stem, p, card if card.is_file() else None))
+    return out
+
+
+def model_card(entry: ModelEntry) -> str | None:
+    """The model card's Markdown text, or None."""
+    if entry.card is None:
+        return None
+    try:
+        return entry.card.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+_EDGES_IN_NAME = re.compile(r"_(\d+)$")
+
+
+def estimated_edges(entry: MeshEntry) -> int | None:
+    """Edge count from a ``*_<edges>`` file name (the sample meshes), else None (no file read)."""
+    m = _EDGES_IN_NAME.search(entry.path.stem)
+    return int(m.group(1)) if m else None
+
+
+def list_sample_meshes(folder: str | os.PathLike | None = None) -> list[MeshEntry]:
+    """Mesh files (.obj, .ply, .stl, .off) of ``folder`` (default :func:`samples_dir`), sorted by name."""
+    d = Path(folder) if folder is not None else samples_dir()
+    if not d.is_dir():
+        return []
+    return [
+        MeshEntry(f"sample:{p.name}", p.stem, p, "sample")
+        for p in sorted(d.iterdir())
+        if p.is_file() and p.suffix.lower() in MESH_SUFFIXES
+    ]
+
+
+def _objs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.obj") if p.is_file()) if folder.is_dir() else []
+
+
+def list_dataset(root: str | os.PathLike | None = None, *, limit: int = 5000) -> DatasetListing:
+    """Meshes of a data set in MeshCNN's layout, test split first.
+
+    * segmentation: ``<root>/{test,train}/*.obj`` with labels in ``<root>/seg/<stem>.eseg``;
+    * classification: ``<root>/<class>/{test,train}/*.obj`` (the class is the folder name).
+
+    Never raises: a missing or unrecognised folder gives an empty listing with a ``message``.
+    """
+    if root is None:
+        root = dataset_dir()
+    if not str(root).strip():
+        return DatasetListing(Path("."), "", (), "no data-set folder set")
+    r = Path(root).expanduser()
+    if not r.is_dir():
+        return DatasetListing(r, "", (), f"{r}: no such folder")
+    meshes: list[MeshEntry] = []
+    if (r / "seg").is_dir() and ((r / "train").is_dir() or (r / "test").is_dir()):
+        for split in ("test", "train"):
+            for p in _objs(r / split):
+                seg = r / "seg" / f"{p.stem}.eseg"
+                meshes.append(MeshEntry(f"data:{split}/{p.name}", f"{p.stem} ({split})", p, "dataset",
+                                        None, seg if seg.is_file() else None))
+        task = "segmentation"
+    else:
+        try:
+            classes = sorted(d for d in r.iterdir() if d.is_dir() and ((d / "test").is_dir() or (d / "train").is_dir()))
+        except OSError as exc:
+            return DatasetListing(r, "", (), f"{r}: cannot be read ({exc.strerror})")
+        for split in ("test", "train"):
+            for c in classes:
+                for p in _objs(c / split):
+                    meshes.append(MeshEntry(f"data:{c.name}/{split}/{p.name}", f"{c.name}/{p.stem} ({split})", p,
+                                            "dataset", c.name))
+        task = "classification" if classes else ""
+    if not meshes:
+        return DatasetListing(r, "", (), f"{r}: no meshes in MeshCNN's layout (<class>/test/*.obj or test/*.obj + seg/)")
+    return DatasetListing(r, task, tuple(meshes[:limit]))
+
+
+def resolve_mesh_key(key: str, samples: list[MeshEntry], dataset: DatasetListing | None) -> MeshEntry | None:
+    """The listed entry with this key, or None (keys are never turned into paths directly)."""
+    pool = list(samples) + (list(dataset.meshes) if dataset is not None else [])
+    return next((m for m in pool if m.key == key), None)
+
+
+def ground_truth(entry: MeshEntry, class_names: list[str], num_edges: int) -> np.ndarray | int | None:
+    """Ground truth for a data-set mesh, in the model's class indices, or None when unknown.
+
+    Classification: the index of the class folder's name in ``class_names``. Segmentation: ``(E,)``
+    int64 per-edge labels from the ``.eseg`` file, mapped through ``class_names`` (MeshCNN stores label
+    values such as ``1..4``; the model's class names are those values as strings). None when the file
+    is missing, does not have ``num_edges`` rows, or holds values the model does not know.
+    """
+    if entry.label is not None:
+        return class_names.index(entry.label) if entry.label in class_names else None
+    if entry.seg is None:
+        return None
+    try:
+        values = np.loadtxt(entry.seg, dtype=np.float64).reshape(-1).astype(np.int64)
+    except (OSError, ValueError):
+        return None
+    if len(values) != num_edges:
+        return None
+    lookup = {name: i for i, name in enumerate(class_names)}
+    out = np.array([lookup.get(str(v), -1) for v in values.tolist()], dtype=np.int64)
+    return None if (out < 0).any() else out

@@ -1,0 +1,62 @@
+"""Comparing two recordings of the same mesh: which input edges each model kept, per stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from meshcnn_core.recording import Recording
+
+__all__ = ["StageOverlap", "same_input", "stage_overlaps", "kept_status"]
+
+
+def same_input(a: Recording, b: Recording) -> bool:
+    """Whether two recordings ran on the same input mesh (same edges, same order)."""
+    ea, eb = a.arrays["input_edges"], b.arrays["input_edges"]
+    return ea.shape == eb.shape and bool(np.array_equal(ea, eb))
+
+
+@dataclass(frozen=True)
+class StageOverlap:
+    """Overlap of the input edges two models kept at one stage (``kept`` = the stage's edge ids)."""
+
+    stage: int
+    kept_a: int
+    kept_b: int
+    both: int
+    jaccard: float
+
+
+def _kept(rec: Recording, k: int) -> np.ndarray:
+    e = len(rec.arrays["input_edges"])
+    out = np.zeros(e, dtype=bool)
+    out[rec.stage(k).edge_ids] = True
+    return out
+
+
+def stage_overlaps(a: Recording, b: Recording) -> list[StageOverlap]:
+    """Per stage (input and pooled stages both have), the Jaccard index of the input edges kept.
+
+    Raises:
+        ValueError: the recordings ran on different meshes.
+    """
+    if not same_input(a, b):
+        raise ValueError("the two recordings ran on different meshes; their edges cannot be compared")
+    out = []
+    for k in range(min(a.num_stages, b.num_stages)):
+        if a.stage(k).kind == "unpool" or b.stage(k).kind == "unpool":
+            break
+        ka, kb = _kept(a, k), _kept(b, k)
+        both = int((ka & kb).sum())
+        union = int((ka | kb).sum())
+        out.append(StageOverlap(k, int(ka.sum()), int(kb.sum()), both, both / union if union else 1.0))
+    return out
+
+
+def kept_status(a: Recording, b: Recording, k: int) -> np.ndarray:
+    """``(E,)`` int8 per input edge at stage ``k``: 0 neither kept it, 1 A only, 2 B only, 3 both."""
+    if not same_input(a, b):
+        raise ValueError("the two recordings ran on different meshes; their edges cannot be compared")
+    ka, kb = _kept(a, k), _kept(b, k)
+    return (ka.astype(np.int8) + 2 * kb.astype(np.int8)).astype(np.int8)
