@@ -19,11 +19,12 @@ the ``numpy.random.Generator`` passed in, so a seeded generator gives the same c
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .features import extract_features
+from .features import edge_points
 from .topology import build_topology
 
 __all__ = ["AugmentConfig", "augment", "flip_edges", "scale_vertices", "slide_vertices", "AUGMENT_VERSION"]
@@ -72,20 +73,26 @@ def scale_vertices(vertices: np.ndarray, rng: np.random.Generator, sigma: float 
     return np.asarray(vertices, dtype=np.float64) * factors[None, :]
 
 
-def _normal(vs: np.ndarray, tri: tuple[int, int, int]) -> np.ndarray:
-    a, b, c = vs[tri[0]], vs[tri[1]], vs[tri[2]]
-    return np.cross(b - a, c - a)  # length = 2 * area
+def _normal(vs: list, tri: tuple[int, int, int]) -> tuple[float, float, float]:
+    """Unnormalized normal of a triangle (length = twice its area); plain floats for speed."""
+    (ax, ay, az), (bx, by, bz), (cx, cy, cz) = vs[tri[0]], vs[tri[1]], vs[tri[2]]
+    ux, uy, uz, wx, wy, wz = bx - ax, by - ay, bz - az, cx - ax, cy - ay, cz - az
+    return (uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx)
 
 
-def _dihedral(n1: np.ndarray, n2: np.ndarray) -> float:
+def _dot(n1: tuple, n2: tuple) -> float:
+    return n1[0] * n2[0] + n1[1] * n2[1] + n1[2] * n2[2]
+
+
+def _dihedral(n1: tuple, n2: tuple) -> float:
     """MeshCNN's dihedral angle: pi for a flat pair of faces, small for a sharp fold."""
-    l1, l2 = np.linalg.norm(n1), np.linalg.norm(n2)
+    l1, l2 = math.sqrt(_dot(n1, n1)), math.sqrt(_dot(n2, n2))
     if l1 == 0 or l2 == 0:
         return 0.0
-    return float(np.pi - np.arccos(np.clip(np.dot(n1, n2) / (l1 * l2), -1.0, 1.0)))
+    return math.pi - math.acos(max(-1.0, min(1.0, _dot(n1, n2) / (l1 * l2))))
 
 
-def _third(face: np.ndarray, a: int, b: int) -> int:
+def _third(face: list[int], a: int, b: int) -> int:
     return int(next(v for v in face if v != a and v != b))
 
 
@@ -100,6 +107,7 @@ def flip_edges(
     both new triangles have non-zero area and face the same way. Orientation is kept.
     """
     vs = np.asarray(vertices, dtype=np.float64)
+    pts = [tuple(p) for p in vs.tolist()]
     faces = np.array(faces, dtype=np.int64, copy=True)
     edge_faces: dict[tuple[int, int], list[int]] = {}
     for fi, f in enumerate(faces):
@@ -108,7 +116,7 @@ def flip_edges(
             edge_faces.setdefault((min(a, b), max(a, b)), []).append(fi)
     keys = list(edge_faces)
     target = int(fraction * len(keys))
-    tol = 1e-12 * max(float(np.ptp(vs, axis=0).max()) ** 2, 1e-300)
+    tol = (1e-12 * max(float(np.ptp(vs, axis=0).max()) ** 2, 1e-300)) ** 2  # on squared normal lengths
     flipped = 0
     for k in rng.permutation(len(keys)):
         if flipped >= target:
@@ -119,16 +127,16 @@ def flip_edges(
             continue
         f1, f2 = fs
         # orient: f1 walks a -> b (third vertex c), f2 walks b -> a (third vertex d)
-        r1 = list(faces[f1])
+        r1, r2 = faces[f1].tolist(), faces[f2].tolist()
         if r1[(r1.index(a) + 1) % 3] != b:
-            f1, f2 = f2, f1
-        c, d = _third(faces[f1], a, b), _third(faces[f2], a, b)
+            f1, f2, r1, r2 = f2, f1, r2, r1
+        c, d = _third(r1, a, b), _third(r2, a, b)
         if c == d or (min(c, d), max(c, d)) in edge_faces:
             continue
-        if _dihedral(_normal(vs, tuple(faces[f1])), _normal(vs, tuple(faces[f2]))) <= min_dihedral:
+        if _dihedral(_normal(pts, r1), _normal(pts, r2)) <= min_dihedral:
             continue
-        n1, n2 = _normal(vs, (a, d, c)), _normal(vs, (d, b, c))
-        if np.linalg.norm(n1) <= tol or np.linalg.norm(n2) <= tol or np.dot(n1, n2) <= 0:
+        n1, n2 = _normal(pts, (a, d, c)), _normal(pts, (d, b, c))
+        if _dot(n1, n1) <= tol or _dot(n2, n2) <= tol or _dot(n1, n2) <= 0:
             continue
         faces[f1] = (a, d, c)
         faces[f2] = (d, b, c)
@@ -140,6 +148,27 @@ def flip_edges(
         bc[bc.index(f1)] = f2
         flipped += 1
     return faces
+
+
+def edge_dihedrals(topo) -> np.ndarray:
+    """True dihedral angle of every edge (unit normals; pi = flat). Shapes: ``-> (E,)``.
+
+    MeshCNN measures it with its ``fixed_division`` (normals divided by ``|n| + 0.1``), which
+    makes the angle depend on the mesh's scale (small triangles all look like pi/2); we use the
+    scale-free angle that the thresholds 2.65 / 2.7 rad are meant for.
+    """
+    vs = topo.positions
+    pts = edge_points(topo)  # (E, 4): a, b, c (first face), d (second face)
+    n1 = np.cross(vs[pts[:, 2]] - vs[pts[:, 0]], vs[pts[:, 1]] - vs[pts[:, 0]])
+    n2 = np.cross(vs[pts[:, 3]] - vs[pts[:, 1]], vs[pts[:, 0]] - vs[pts[:, 1]])
+    l1 = np.linalg.norm(n1, axis=1)
+    l2 = np.linalg.norm(n2, axis=1)
+    ok = (l1 > 0) & (l2 > 0)
+    cos = np.zeros(len(pts))
+    cos[ok] = np.einsum("ij,ij->i", n1[ok], n2[ok]) / (l1[ok] * l2[ok])
+    out = np.pi - np.arccos(np.clip(cos, -1.0, 1.0))
+    out[~ok] = 0.0
+    return out
 
 
 def _vertex_faces(faces: np.ndarray, nv: int) -> list[np.ndarray]:
@@ -160,8 +189,8 @@ def slide_vertices(
     to a random neighbour. Slides that would degenerate or turn over an incident face are undone.
     """
     vs = np.array(vertices, dtype=np.float64, copy=True)
-    topo, kept, _ = build_topology(vs, faces)
-    dihedral = extract_features(topo)[0]  # (E,)
+    topo, kept, _ = build_topology(vs.copy(), faces)  # build_topology freezes the array it is given
+    dihedral = edge_dihedrals(topo)  # (E,)
     nv = len(vs)
     vfaces = _vertex_faces(kept, nv)
     target = int(fraction * nv)

@@ -1,0 +1,414 @@
+"""Train a MeshCNN classifier or segmenter from a JSON config (MeshCNN's recipe).
+
+Run::
+
+    python -m meshcnn_core.train configs/shrec16.json            # runs/shrec16/
+    python -m meshcnn_core.train configs/shrec16.json --resume   # continue exactly where it stopped
+    python -m meshcnn_core.train configs/shrec16.json --epochs 5 # stop after epoch 5 (schedule unchanged)
+    torchrun --nproc_per_node 2 -m meshcnn_core.train configs/shrec16.json   # DistributedDataParallel
+    python -m meshcnn_core.train export runs/shrec16/best.pt checkpoints/shrec16_classifier.pt
+
+Every epoch appends ``{epoch, loss, train_acc, test_acc, lr, epoch_seconds, epoch_cpu_seconds}`` to
+``<out_dir>/metrics.jsonl`` and saves ``last.pt`` (model, optimizer, scheduler, epoch, RNG state,
+metrics) atomically; ``best.pt`` holds the best test accuracy so far. The learning rate follows
+MeshCNN's "lambda" policy: constant for ``niter`` epochs, then linear decay over ``niter_decay``.
+
+The config (all keys but ``data`` optional)::
+
+    {"name": "shrec16", "data": "../shared/datasets/shrec_16", "out_dir": "runs/shrec16",
+     "model": {"ncf": [...], "pool_res": [...], "ninput_edges": 750, ...},   # the network config
+     "augment": {"scale_verts": false, "flip_edges": 0.2, "slide_verts": 0.2}, "num_aug": 20,
+     "lr": 2e-4, "beta1": 0.9, "batch_size": 16, "niter": 100, "niter_decay": 100,
+     "seed": 0, "threads": 1, "cache_dir": null}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from .augment import AugmentConfig
+from .checkpoint import build_model, checkpoint_dict, save_checkpoint
+from .classifier import ClassifierConfig
+from .datasets import Batch, MeshDataset, collate, compute_mean_std, default_cache_dir, scan_dataset
+from .errors import MeshCNNError
+from .segmenter import SegmenterConfig
+
+__all__ = ["TrainConfig", "load_config", "train", "export", "main", "seg_accuracy", "lr_lambda"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (saved in the run folder and in every checkpoint)."""
+
+    data: str
+    name: str = "run"
+    out_dir: str = ""
+    model: dict = field(default_factory=dict)
+    augment: dict = field(default_factory=dict)
+    num_aug: int = 1
+    keep_original: bool = True  # copy 0 unaugmented, as MeshCNN's cache ends up doing
+    lr: float = 2e-4
+    beta1: float = 0.9
+    batch_size: int = 16
+    niter: int = 100
+    niter_decay: int = 100
+    seed: int = 0
+    threads: int = 0  # 0: all cores
+    cache_dir: str | None = None
+    device: str | None = None
+
+    @property
+    def epochs(self) -> int:
+        """The full schedule length."""
+        return self.niter + self.niter_decay
+
+
+def load_config(path: str | os.PathLike, **overrides) -> TrainConfig:
+    """Read a JSON config; ``overrides`` (not None) replace keys."""
+    raw = json.loads(Path(path).read_text())
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(raw) - set(TrainConfig.__dataclass_fields__) - {"comment"}
+    if unknown:
+        raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
+    raw.pop("comment", None)
+    cfg = TrainConfig(**raw)
+    if not cfg.out_dir:
+        cfg.out_dir = f"runs/{cfg.name}"
+    return cfg
+
+
+def lr_lambda(niter: int, niter_decay: int):
+    """MeshCNN's "lambda" policy (epoch_count 1): factor of the base lr after ``epoch`` steps."""
+    return lambda epoch: 1.0 - max(0, epoch + 1 - niter) / float(niter_decay + 1)
+
+
+# ---------------------------------------------------------------- distributed helpers
+
+
+def setup_distributed() -> tuple[int, int]:
+    """Init the process group under torchrun (WORLD_SIZE > 1). Returns ``(rank, world_size)``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend=backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def is_main(rank: int) -> bool:
+    """Only rank 0 writes files and prints."""
+    return rank == 0
+
+
+def all_reduce_sum(values: list[float], world: int) -> list[float]:
+    """Sum numbers over processes (identity on one process)."""
+    if world <= 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+# ---------------------------------------------------------------- model, data, metrics
+
+
+def model_config(task: str, nclasses: int, model: dict) -> ClassifierConfig | SegmenterConfig:
+    """The network config for a task from the config's ``model`` section."""
+    cls = ClassifierConfig if task == "classification" else SegmenterConfig
+    return cls(nclasses=nclasses, **model)
+
+
+def seg_accuracy(logits: torch.Tensor, batch: Batch) -> tuple[float, float]:
+    """MeshCNN's segmentation accuracy, summed over the batch's meshes.
+
+    Returns ``(soft, hard)``: ``soft`` is MeshCNN's (the paper's) number, the area-weighted share
+    of edges whose predicted class is one of the edge's soft labels; ``hard`` is the plain share of
+    edges whose prediction equals the hard label. Divide by the number of meshes.
+
+    Shapes: ``logits (B, C, N)``.
+    """
+    pred = logits.argmax(dim=1).cpu()  # (B, N)
+    soft_sum = hard_sum = 0.0
+    for b, areas in enumerate(batch.edge_areas):
+        e = len(areas)
+        ok_soft = batch.soft[b, torch.arange(e), pred[b, :e]].numpy() > 0  # (E,)
+        soft_sum += float((ok_soft * areas).sum())
+        hard_sum += float((pred[b, :e] == batch.labels[b, :e]).float().mean())
+    return soft_sum, hard_sum
+
+
+def make_loader(dataset: MeshDataset, cfg: TrainConfig, mean, std, ninput: int, *, shuffle: bool,
+                sampler=None, epoch: int = 0) -> torch.utils.data.DataLoader:
+    """A single-process loader (the cached copies load in about a millisecond each)."""
+    g = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=cfg.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+        generator=g, num_workers=0, collate_fn=lambda s: collate(s, mean, std, ninput),
+    )
+
+
+def loss_and_correct(net, batch: Batch, task: str, device) -> tuple[torch.Tensor, float, int]:
+    """Forward one batch. Returns ``(loss, correct, count)`` for the train accuracy."""
+    logits = net(batch.x.to(device), batch.topologies).logits
+    labels = batch.labels.to(device)
+    loss = F.cross_entropy(logits, labels, ignore_index=-1)
+    pred = logits.argmax(dim=1)
+    if task == "classification":
+        return loss, float((pred == labels).sum()), len(labels)
+    mask = labels != -1
+    return loss, float((pred[mask] == labels[mask]).sum()), int(mask.sum())
+
+
+@torch.no_grad()
+def evaluate_split(net, loader, task: str, device) -> dict:
+    """Test accuracy: per mesh (classification) or MeshCNN's soft, area-weighted (segmentation)."""
+    net.eval()
+    correct = hard = 0.0
+    n = 0
+    for batch in loader:
+        logits = net(batch.x.to(device), batch.topologies).logits
+        if task == "classification":
+            correct += float((logits.argmax(1).cpu() == batch.labels).sum())
+        else:
+            s, h = seg_accuracy(logits, batch)
+            correct += s
+            hard += h
+        n += len(batch.names)
+    net.train()
+    out = {"test_acc": correct / max(n, 1)}
+    if task == "segmentation":
+        out["test_acc_hard"] = hard / max(n, 1)
+    return out
+
+
+def rng_state() -> dict:
+    """Torch and numpy global RNG states as plain tensors/lists (weights_only-loadable)."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "numpy": [int(k) for k in keys], "numpy_pos": int(pos),
+            "numpy_gauss": [int(has_gauss), float(gauss)]}
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    has_gauss, gauss = state["numpy_gauss"]
+    np.random.set_state(("MT19937", np.asarray(state["numpy"], dtype=np.uint32), int(state["numpy_pos"]),
+                         int(has_gauss), float(gauss)))
+
+
+def append_metrics(path: Path, row: dict) -> None:
+    """One JSON line per epoch."""
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def tensorboard_writer(out_dir: Path):
+    """A SummaryWriter when TensorBoard is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:
+        return None
+    return SummaryWriter(str(out_dir / "tb"))
+
+
+# ---------------------------------------------------------------- the training loop
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, stop_epoch: int | None = None, progress: bool = True) -> dict:
+    """Train (or resume) the run described by ``cfg``. Returns the last epoch's metrics."""
+    rank, world = setup_distributed()
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.set_num_threads(cfg.threads if cfg.threads > 0 else (os.cpu_count() or 1))
+    device = torch.device(cfg.device) if cfg.device else (
+        torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if torch.cuda.is_available() else torch.device("cpu"))
+    out_dir = Path(cfg.out_dir)
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+
+    info = scan_dataset(cfg.data)
+    mcfg = model_config(info.task, info.nclasses, cfg.model)
+    aug = AugmentConfig(**cfg.augment)
+    train_set = MeshDataset(info, "train", augment=aug, num_aug=cfg.num_aug, cache_dir=cache_dir, seed=cfg.seed,
+                            keep_original=cfg.keep_original)
+    test_set = MeshDataset(info, "test", cache_dir=cache_dir, seed=cfg.seed)
+    ck = None
+    if resume and (out_dir / "last.pt").is_file():
+        ck = torch.load(out_dir / "last.pt", map_location="cpu", weights_only=True)
+    if ck is not None:  # the run's own normalization
+        mean, std = np.asarray(ck["mean"]), np.asarray(ck["std"])
+    else:
+        mean, std = compute_mean_std(train_set, mcfg.ninput_edges)
+
+    net = build_model(mcfg).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.niter, cfg.niter_decay))
+    start, best, history = 0, -math.inf, []
+    if ck is not None:
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        set_rng_state(ck["rng"])
+        start, best, history = int(ck["epoch"]), float(ck["best"]), list(ck["metrics"])
+        factor = lr_lambda(cfg.niter, cfg.niter_decay)(sched.last_epoch)  # the schedule may have been changed
+        for group, base in zip(opt.param_groups, sched.base_lrs):
+            group["lr"] = base * factor
+    model = net
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+
+    if is_main(rank):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if resume:  # the checkpoint's history is authoritative (a stop may fall between the two writes)
+            (out_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
+        (out_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+        print(f"{info.task}: {len(train_set)} train / {len(test_set)} test meshes, {info.nclasses} classes; "
+              f"epochs {start} -> {stop_epoch or cfg.epochs} of {cfg.epochs}; world {world}; "
+              f"threads {torch.get_num_threads()}; cache {cache_dir}", flush=True)
+    writer = tensorboard_writer(out_dir) if is_main(rank) else None
+    test_loader = make_loader(test_set, cfg, mean, std, mcfg.ninput_edges, shuffle=False)
+    end = min(stop_epoch or cfg.epochs, cfg.epochs)
+    row: dict = history[-1] if history else {}
+    for epoch in range(start, end):
+        t0, c0 = time.time(), time.process_time()
+        train_set.set_epoch(epoch)
+        sampler = None
+        if world > 1:
+            sampler = torch.utils.data.distributed.DistributedSampler(train_set, world, rank, shuffle=True, seed=cfg.seed)
+            sampler.set_epoch(epoch)
+        loader = make_loader(train_set, cfg, mean, std, mcfg.ninput_edges, shuffle=True, sampler=sampler, epoch=epoch)
+        loss_sum = correct = count = 0.0
+        steps = 0
+        bar = loader
+        if progress and is_main(rank):
+            from tqdm import tqdm
+
+            bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=2.0, file=sys.stdout)
+        model.train()
+        for batch in bar:
+            loss, c, k = loss_and_correct(model, batch, info.task, device)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item()
+            steps += 1
+            correct += c
+            count += k
+        lr = opt.param_groups[0]["lr"]
+        sched.step()
+        loss_sum, steps, correct, count = all_reduce_sum([loss_sum, steps, correct, count], world)
+        row = {"epoch": epoch + 1, "loss": loss_sum / max(steps, 1), "train_acc": correct / max(count, 1),
+               "lr": lr}
+        if is_main(rank):
+            row.update(evaluate_split(net, test_loader, info.task, device))
+            row["epoch_seconds"] = round(time.time() - t0, 2)
+            row["epoch_cpu_seconds"] = round(time.process_time() - c0, 2)  # this process's CPU time (rank 0)
+            row["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            history.append(row)
+            append_metrics(out_dir / "metrics.jsonl", row)
+            if writer is not None:
+                for k, v in row.items():
+                    if isinstance(v, (int, float)) and k != "epoch":
+                        writer.add_scalar(k, v, epoch + 1)
+            meta = {"dataset": str(cfg.data), "task": info.task, "epochs_done": epoch + 1,
+                    "epochs_planned": cfg.epochs, "train_config": asdict(cfg), "last_metrics": row}
+            is_best = row["test_acc"] > best
+            best = max(best, row["test_acc"])
+            ck = checkpoint_dict(net, mcfg, info.class_names, mean, std, metadata=meta,
+                                 optimizer=opt.state_dict(), scheduler=sched.state_dict(), epoch=epoch + 1,
+                                 best=best, metrics=history, rng=rng_state())
+            save_checkpoint(out_dir / "last.pt", ck)
+            if is_best:
+                save_checkpoint(out_dir / "best.pt", ck)
+            print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+        if world > 1:
+            dist.barrier()
+    if writer is not None:
+        writer.close()
+    if world > 1:
+        dist.destroy_process_group()
+    return row
+
+
+# ---------------------------------------------------------------- export
+
+
+SHIPPED_KEYS = ("format", "format_version", "arch", "model_args", "model", "class_names", "mean", "std", "metadata")
+
+
+def export(src: str | os.PathLike, dst: str | os.PathLike) -> dict:
+    """Write a shipped checkpoint (no optimizer/scheduler/RNG state) from a training checkpoint."""
+    ck = torch.load(src, map_location="cpu", weights_only=True)
+    out = {k: ck[k] for k in SHIPPED_KEYS if k in ck}
+    meta = dict(out.get("metadata") or {})
+    history = ck.get("metrics", [])
+    last = Path(src).with_name("last.pt")  # the run's full history so far, when exporting best.pt
+    if last.is_file() and last.resolve() != Path(src).resolve():
+        history = torch.load(last, map_location="cpu", weights_only=True).get("metrics", history)
+    meta["best_test_acc"] = ck.get("best")
+    meta["checkpoint_epoch"] = ck.get("epoch")
+    meta["history"] = history
+    meta["exported_from"] = str(src)
+    out["metadata"] = meta
+    save_checkpoint(dst, out)
+    return out
+
+
+# ---------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: train from a config, or ``export SRC DST``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "export":
+        p = argparse.ArgumentParser(prog="python -m meshcnn_core.train export")
+        p.add_argument("src")
+        p.add_argument("dst")
+        a = p.parse_args(argv[1:])
+        try:
+            export(a.src, a.dst)
+        except (OSError, RuntimeError, KeyError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {a.dst}")
+        return 0
+    p = argparse.ArgumentParser(prog="python -m meshcnn_core.train", description=__doc__.split("\n")[0])
+    p.add_argument("config")
+    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last.pt")
+    p.add_argument("--epochs", type=int, help="stop after this epoch (the lr schedule is unchanged)")
+    p.add_argument("--niter", type=int, help="override the constant-lr epochs")
+    p.add_argument("--niter-decay", type=int, help="override the decay epochs")
+    p.add_argument("--data", help="override the data folder")
+    p.add_argument("--out-dir", help="override the run folder")
+    p.add_argument("--cache-dir", help="where augmented copies are cached")
+    p.add_argument("--threads", type=int, help="torch threads (0: all cores)")
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        cfg = load_config(a.config, niter=a.niter, niter_decay=a.niter_decay, data=a.data, out_dir=a.out_dir,
+                          cache_dir=a.cache_dir, threads=a.threads)
+        if a.resume and (Path(cfg.out_dir) / "config.json").is_file():
+            saved = json.loads((Path(cfg.out_dir) / "config.json").read_text())
+            for k in ("niter", "niter_decay"):  # resume keeps the run's schedule unless overridden
+                if getattr(a, k) is None:
+                    setattr(cfg, k, saved[k])
+        train(cfg, resume=a.resume, stop_epoch=a.epochs, progress=not a.no_progress)
+    except (MeshCNNError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
