@@ -207,8 +207,8 @@ def build_topology(vertices: np.ndarray, faces: np.ndarray) -> tuple[MeshTopolog
     Raises:
         MeshError: NaN/inf coordinates, bad vertex ids, zero-area faces, no faces.
     """
-    v = np.ascontiguousarray(vertices, dtype=np.float64)
-    f = np.ascontiguousarray(faces, dtype=np.int64)
+    v = np.array(vertices, dtype=np.float64, order="C", copy=True)  # own copies: callers' arrays stay writable
+    f = np.array(faces, dtype=np.int64, order="C", copy=True)
     if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
         raise MeshError(f"expected vertices (V, 3) and triangle faces (F, 3), got {v.shape} and {f.shape}")
     h = hashlib.blake2b(digest_size=16)

@@ -68,6 +68,9 @@ def test_topology_is_immutable_and_inputs_unmodified():
     with pytest.raises(ValueError):
         topo.gemm[0, 0] = 5
     assert np.array_equal(m.vertices, v0) and np.array_equal(m.faces, f0)
+    raw = np.array(m.vertices)
+    build_topology(raw, m.faces)
+    assert raw.flags.writeable  # the caller's array is neither changed nor frozen
 
 
 @pytest.mark.parametrize(
