@@ -92,15 +92,14 @@ def record(model: LoadedModel, mesh: Mesh | PreparedMesh) -> Recording:
         "input_features": prep.features,
         "edge_areas": prep.edge_areas,
     }
-    groups = {0: _identity_csr(e0)}  # stage topology id -> CSR (E_k x E_0)
-    level_groups: list[sp.csr_matrix] = []
+    level_groups: list[sp.csr_matrix] = []  # per encoder stage: CSR (E_k x E_0) of merged input edges
     for k, st in enumerate(out.stages):
         topo = st.topologies[0]
         e_k = topo.num_edges
         feats = st.features[0].detach().float().cpu()[:, :e_k]  # (C, E_k)
         rec = st.pool_records[0] if st.pool_records else None
         if st.kind == "input":
-            g = groups[0]
+            g = _identity_csr(e0)
             level_groups.append(g)
         elif st.kind == "pool":
             prev = out.stages[k - 1].pool_records[0]

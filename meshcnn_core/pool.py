@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .errors import MeshError
-from .pool_kernel import STATUS_BAD_SHARED, STATUS_BAD_TRIPLET, STATUS_EXHAUSTED, collapse_edges, compact
+from .pool_kernel import STATUS_BAD_TRIPLET, STATUS_EXHAUSTED, collapse_edges, compact
 from .topology import MeshTopology
 
 __all__ = ["PoolRecord", "pool_topology", "priority_from_features", "MeshPool", "average_groups"]
@@ -89,7 +89,7 @@ def pool_topology(topo: MeshTopology, priority: np.ndarray, target: int) -> Pool
             f"pooling could reduce the mesh only to {count} edges, not to {target}: too many edges lie "
             "on boundaries or cannot be collapsed (is the mesh closed and manifold?)"
         )
-    if status in (STATUS_BAD_TRIPLET, STATUS_BAD_SHARED):
+    if status == STATUS_BAD_TRIPLET:
         raise MeshError("pooling met a degenerate one-ring (is the mesh manifold, in one piece?)")
     kept, new_edges, new_gemm, new_sides, new_ve, indptr, g_idx, g_rows = compact(
         mask, edges, gemm, sides, ve_idx, g_ptr, g_idx

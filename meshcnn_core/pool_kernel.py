@@ -22,12 +22,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["collapse_edges", "STATUS_OK", "STATUS_EXHAUSTED", "STATUS_BAD_TRIPLET", "STATUS_BAD_SHARED"]
+__all__ = ["collapse_edges", "compact", "STATUS_OK", "STATUS_EXHAUSTED", "STATUS_BAD_TRIPLET"]
 
 STATUS_OK = 0
 STATUS_EXHAUSTED = 1  # every edge was tried and the target was not reached
 STATUS_BAD_TRIPLET = 2  # a triplet's three edges do not share exactly one vertex
-STATUS_BAD_SHARED = 3  # unused: pinched one-rings are skipped (the original asserts there)
 
 KIND_COLLAPSED = 0  # the edge that was collapsed
 KIND_MERGED = 1  # an edge merged into its face neighbour by a collapse
@@ -54,6 +53,41 @@ def _grow(a, n):
     b[: a.shape[0]] = a
     return b
 
+
+
+@njit(cache=True)
+def _union(src, dst, g_val, g_next, g_head, g_tail, g_stamp, g_clock, g_used, log_src, log_dst, n_log):
+    """Copy the group of ``src`` into that of ``dst`` (set union) and log the union.
+
+    Returns the (possibly grown) arrays and the updated counters:
+    ``(g_val, g_next, g_clock, g_used, log_src, log_dst, n_log)``.
+    """
+    if n_log >= log_src.shape[0]:
+        log_src = _grow(log_src, n_log + 1)
+        log_dst = _grow(log_dst, n_log + 1)
+    log_src[n_log] = src
+    log_dst[n_log] = dst
+    n_log += 1
+    g_clock += 1
+    node = g_head[dst]
+    while node != -1:
+        g_stamp[g_val[node]] = g_clock
+        node = g_next[node]
+    node = g_head[src]
+    while node != -1:
+        c = g_val[node]
+        if g_stamp[c] != g_clock:
+            g_stamp[c] = g_clock
+            if g_used >= g_val.shape[0]:
+                g_val = _grow(g_val, g_used + 1)
+                g_next = _grow(g_next, g_used + 1)
+            g_val[g_used] = c
+            g_next[g_used] = -1
+            g_next[g_tail[dst]] = g_used
+            g_tail[dst] = g_used
+            g_used += 1
+        node = g_next[node]
+    return g_val, g_next, g_clock, g_used, log_src, log_dst, n_log
 
 
 @njit(cache=True)
@@ -231,32 +265,9 @@ def collapse_edges(
                 _redirect(gemm, sides, uka, _other_side(usa), ukb, _other_side(usb))
                 pairs = ((key_a, edge_id), (key_b, edge_id), (key_a, uka), (middle, uka), (key_b, ukb), (middle, ukb))
                 for src, dst in pairs:
-                    # union(src -> dst)
-                    if n_log >= log_src.shape[0]:
-                        log_src = _grow(log_src, n_log + 1)
-                        log_dst = _grow(log_dst, n_log + 1)
-                    log_src[n_log] = src
-                    log_dst[n_log] = dst
-                    n_log += 1
-                    g_clock += 1
-                    node = g_head[dst]
-                    while node != -1:
-                        g_stamp[g_val[node]] = g_clock
-                        node = g_next[node]
-                    node = g_head[src]
-                    while node != -1:
-                        c = g_val[node]
-                        if g_stamp[c] != g_clock:
-                            g_stamp[c] = g_clock
-                            if g_used >= g_val.shape[0]:
-                                g_val = _grow(g_val, g_used + 1)
-                                g_next = _grow(g_next, g_used + 1)
-                            g_val[g_used] = c
-                            g_next[g_used] = -1
-                            g_next[g_tail[dst]] = g_used
-                            g_tail[dst] = g_used
-                            g_used += 1
-                        node = g_next[node]
+                    g_val, g_next, g_clock, g_used, log_src, log_dst, n_log = _union(
+                        src, dst, g_val, g_next, g_head, g_tail, g_stamp, g_clock, g_used, log_src, log_dst, n_log
+                    )
                 # remove the triplet (key_a, key_b, middle) and its centre vertex
                 t0 = key_a
                 c0 = _find(parent, edges[t0, 0])
@@ -328,32 +339,9 @@ def collapse_edges(
             _redirect(gemm, sides, key_a, side_a - side_a % 2, okb0, sides[key_b, osb])
             _redirect(gemm, sides, key_a, side_a - side_a % 2 + 1, okb1, sides[key_b, osb + 1])
             for src in (key_b, edge_id):
-                dst = key_a
-                if n_log >= log_src.shape[0]:
-                    log_src = _grow(log_src, n_log + 1)
-                    log_dst = _grow(log_dst, n_log + 1)
-                log_src[n_log] = src
-                log_dst[n_log] = dst
-                n_log += 1
-                g_clock += 1
-                node = g_head[dst]
-                while node != -1:
-                    g_stamp[g_val[node]] = g_clock
-                    node = g_next[node]
-                node = g_head[src]
-                while node != -1:
-                    c = g_val[node]
-                    if g_stamp[c] != g_clock:
-                        g_stamp[c] = g_clock
-                        if g_used >= g_val.shape[0]:
-                            g_val = _grow(g_val, g_used + 1)
-                            g_next = _grow(g_next, g_used + 1)
-                        g_val[g_used] = c
-                        g_next[g_used] = -1
-                        g_next[g_tail[dst]] = g_used
-                        g_tail[dst] = g_used
-                        g_used += 1
-                    node = g_next[node]
+                g_val, g_next, g_clock, g_used, log_src, log_dst, n_log = _union(
+                    src, key_a, g_val, g_next, g_head, g_tail, g_stamp, g_clock, g_used, log_src, log_dst, n_log
+                )
             mask[key_b] = False
             removed[n_removed] = key_b
             removed_kind[n_removed] = KIND_MERGED
