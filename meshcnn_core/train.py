@@ -68,6 +68,7 @@ class TrainConfig:
     threads: int = 0  # 0: all cores
     cache_dir: str | None = None
     device: str | None = None
+    init_from: str | None = None  # warm start: weights + normalization of this checkpoint (fresh optimizer)
 
     @property
     def epochs(self) -> int:
@@ -223,6 +224,22 @@ def tensorboard_writer(out_dir: Path):
     return SummaryWriter(str(out_dir / "tb"))
 
 
+def load_warm_start(path: str, mcfg: ClassifierConfig | SegmenterConfig, class_names: list[str]) -> dict:
+    """The checkpoint a run starts from (``init_from``), checked against the run's network and classes."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"init_from: no such checkpoint {path}")
+    ck = torch.load(p, map_location="cpu", weights_only=True)
+    args = asdict(mcfg)
+    args["ncf"], args["pool_res"] = list(args["ncf"]), list(args["pool_res"])
+    if ck.get("model_args") != args:
+        raise ValueError(f"init_from: {p.name} was trained with another network config "
+                         f"({ck.get('model_args')}); this run's is {args}")
+    if [str(c) for c in ck.get("class_names", [])] != [str(c) for c in class_names]:
+        raise ValueError(f"init_from: {p.name} has classes {ck.get('class_names')}, the data set {class_names}")
+    return ck
+
+
 # ---------------------------------------------------------------- the training loop
 
 
@@ -246,15 +263,27 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_epoch: int | None = No
     ck = None
     if resume and (out_dir / "last.pt").is_file():
         ck = torch.load(out_dir / "last.pt", map_location="cpu", weights_only=True)
+    init = None
+    if ck is None and cfg.init_from:
+        init = load_warm_start(cfg.init_from, mcfg, info.class_names)
     if ck is not None:  # the run's own normalization
         mean, std = np.asarray(ck["mean"]), np.asarray(ck["std"])
+    elif init is not None:  # the warm start's normalization: its weights expect it
+        mean, std = np.asarray(init["mean"]), np.asarray(init["std"])
     else:
         mean, std = compute_mean_std(train_set, mcfg.ninput_edges)
 
     net = build_model(mcfg).to(device)
+    if init is not None:
+        net.load_state_dict(init["model"])
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.niter, cfg.niter_decay))
     start, best, history = 0, -math.inf, []
+    # the warm start's own training curve, so the card can tell the whole story
+    if ck is not None:
+        init_history = (ck.get("metadata") or {}).get("init_history")
+    else:
+        init_history = list((init.get("metadata") or {}).get("history", [])) if init is not None else None
     if ck is not None:
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
@@ -322,6 +351,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_epoch: int | None = No
                     if isinstance(v, (int, float)) and k != "epoch":
                         writer.add_scalar(k, v, epoch + 1)
             meta = {"dataset": str(cfg.data), "task": info.task, "epochs_done": epoch + 1,
+                    "init_from": cfg.init_from, "init_history": init_history,
                     "epochs_planned": cfg.epochs, "train_config": asdict(cfg), "last_metrics": row}
             is_best = row["test_acc"] > best
             best = max(best, row["test_acc"])
