@@ -31,7 +31,7 @@ REFERENCE_TRAIN_S = {("cls", 750, 16): 1.2, ("unet", 2250, 12): 7.5}
 def make_mesh(n_edges: int, seed: int = 0):
     import numpy as np
 
-    from meshcnn_core.mesh_io import Mesh, load_mesh
+    from meshcnn_core.mesh.io import Mesh, load_mesh
 
     if n_edges == 750 and (DATASETS / "shrec_16").is_dir():
         return load_mesh(sorted((DATASETS / "shrec_16" / "ants" / "test").glob("*.obj"))[0])
@@ -68,8 +68,8 @@ class PoolTimer:
     """Accumulates time spent in MeshPool / MeshUnpool forward (pooling and its bookkeeping)."""
 
     def __init__(self) -> None:
-        from meshcnn_core.pool import MeshPool
-        from meshcnn_core.unpool import MeshUnpool
+        from meshcnn_core.nn.pool import MeshPool
+        from meshcnn_core.nn.unpool import MeshUnpool
 
         self.total = 0.0
         for cls in (MeshPool, MeshUnpool):
@@ -90,9 +90,9 @@ def run_case(kind: str, n_edges: int, threads: int, repeats: int) -> dict:
     import torch
 
     from meshcnn_core.checkpoint import build_model, checkpoint_dict, model_from_checkpoint
-    from meshcnn_core.features import extract_features, normalize_features
     from meshcnn_core.inference import prepare, record
-    from meshcnn_core.topology import _build
+    from meshcnn_core.mesh.features import extract_features, normalize_features
+    from meshcnn_core.mesh.topology import _build
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -136,8 +136,8 @@ def run_train_case(kind: str, n_edges: int, batch: int, threads: int, repeats: i
     import torch
 
     from meshcnn_core.checkpoint import build_model
-    from meshcnn_core.features import normalize_features
     from meshcnn_core.inference import prepare
+    from meshcnn_core.mesh.features import normalize_features
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)

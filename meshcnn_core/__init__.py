@@ -11,16 +11,16 @@ Public API::
 from __future__ import annotations
 
 from .checkpoint import LoadedModel, build_model, load_model
-from .classifier import ClassifierConfig, MeshClassifier
 from .device import pick_device
 from .errors import CheckpointError, MeshCNNError, MeshError, RecordingError
 from .inference import record
-from .mesh_check import check_mesh, require_ready
-from .mesh_io import Mesh, load_mesh
+from .mesh.check import check_mesh, require_ready
+from .mesh.io import Mesh, load_mesh
+from .mesh.repair import RepairResult, preflight, preflight_for_model
+from .mesh.topology import MeshTopology, build_topology
+from .nn.classifier import ClassifierConfig, MeshClassifier
+from .nn.segmenter import MeshSegmenter, SegmenterConfig
 from .recording import Recording, load_recording
-from .repair import RepairResult, preflight, preflight_for_model
-from .segmenter import MeshSegmenter, SegmenterConfig
-from .topology import MeshTopology, build_topology
 
 __all__ = [
     "CheckpointError", "ClassifierConfig", "LoadedModel", "Mesh", "MeshCNNError", "MeshClassifier",

@@ -21,9 +21,9 @@ __all__ = ["main"]
 def _cmd_record(args: argparse.Namespace) -> int:
     from .checkpoint import load_model
     from .inference import record
-    from .mesh_check import check_mesh, require_size
-    from .mesh_io import load_mesh
-    from .repair import preflight_for_model
+    from .mesh.check import check_mesh, require_size
+    from .mesh.io import load_mesh
+    from .mesh.repair import preflight_for_model
 
     model = load_model(args.model, device=args.device)
     mesh = load_mesh(args.mesh, triangulate=args.repair)
@@ -64,8 +64,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
 def _cmd_repair(args: argparse.Namespace) -> int:
     from .checkpoint import load_model
-    from .mesh_io import load_mesh, write_obj
-    from .repair import preflight, preflight_for_model
+    from .mesh.io import load_mesh, write_obj
+    from .mesh.repair import preflight, preflight_for_model
 
     if args.edges is not None and args.model:
         raise ValueError("pass --edges or --model, not both")

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .classifier import ClassifierConfig, MeshClassifier
 from .device import pick_device
 from .errors import CheckpointError
-from .segmenter import MeshSegmenter, SegmenterConfig
+from .nn.classifier import ClassifierConfig, MeshClassifier
+from .nn.segmenter import MeshSegmenter, SegmenterConfig
 
 __all__ = ["LoadedModel", "build_model", "save_checkpoint", "load_model", "checkpoint_dict", "FORMAT", "FORMAT_VERSION"]
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .checkpoint import LoadedModel, load_model
-from .datasets import MeshDataset, collate, default_cache_dir, scan_dataset
+from .data.datasets import MeshDataset, collate, default_cache_dir, scan_dataset
 from .errors import MeshCNNError
 
 __all__ = ["EvalResult", "evaluate", "format_result", "main"]

@@ -11,10 +11,10 @@ import torch
 
 from .checkpoint import LoadedModel
 from .errors import MeshError
-from .features import extract_features, normalize_features
-from .mesh_io import Mesh
+from .mesh.features import extract_features, normalize_features
+from .mesh.io import Mesh
+from .mesh.topology import MeshTopology, build_topology, topology_faces
 from .recording import FORMAT_VERSION, Recording
-from .topology import MeshTopology, build_topology, topology_faces
 
 __all__ = ["PreparedMesh", "prepare", "record", "run"]
 

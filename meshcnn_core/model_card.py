@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import load_model
-from .datasets import scan_dataset
+from .data.datasets import scan_dataset
 from .evaluate import evaluate, format_result
 
 __all__ = ["write_card", "main"]

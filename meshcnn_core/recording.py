@@ -115,6 +115,41 @@ class Recording:
         return list(self.meta["class_names"])
 
     @property
+    def format_version(self) -> int:
+        """The file format version this recording was written with."""
+        return int(self.arrays["format_version"])
+
+    @property
+    def input_edges(self) -> np.ndarray:
+        """``(E, 2)`` input vertex ids of each input edge, MeshCNN's edge order."""
+        return self.arrays["input_edges"]
+
+    @property
+    def num_input_edges(self) -> int:
+        """Input edge count ``E``."""
+        return int(len(self.arrays["input_edges"]))
+
+    @property
+    def input_vertices(self) -> np.ndarray:
+        """``(V, 3)`` float64 input vertex positions."""
+        return self.arrays["input_vertices"]
+
+    @property
+    def input_faces(self) -> np.ndarray:
+        """``(F, 3)`` input faces (those kept by MeshCNN's filter)."""
+        return self.arrays["input_faces"]
+
+    @property
+    def input_features(self) -> np.ndarray:
+        """``(5, E)`` float64 raw (unnormalized) input edge features."""
+        return self.arrays["input_features"]
+
+    @property
+    def edge_areas(self) -> np.ndarray:
+        """``(E,)`` MeshCNN's per-edge area weights (used by its segmentation accuracy)."""
+        return self.arrays["edge_areas"]
+
+    @property
     def num_stages(self) -> int:
         """Number of stages ``K`` (input, pooled..., unpooled...)."""
         return int(self.arrays["num_stages"])

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .classifier import ClassifierConfig
 from .errors import CheckpointError
-from .segmenter import SegmenterConfig
+from .nn.classifier import ClassifierConfig
+from .nn.segmenter import SegmenterConfig
 
 __all__ = ["parse_opt_txt", "read_mean_std", "map_reference_state_dict", "config_from_opt"]
 

@@ -38,12 +38,12 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .augment import AugmentConfig
 from .checkpoint import build_model, checkpoint_dict, save_checkpoint
-from .classifier import ClassifierConfig
-from .datasets import Batch, MeshDataset, collate, compute_mean_std, default_cache_dir, scan_dataset
+from .data.augment import AugmentConfig
+from .data.datasets import Batch, MeshDataset, collate, compute_mean_std, default_cache_dir, scan_dataset
 from .errors import MeshCNNError
-from .segmenter import SegmenterConfig
+from .nn.classifier import ClassifierConfig
+from .nn.segmenter import SegmenterConfig
 
 __all__ = ["TrainConfig", "load_config", "train", "export", "main", "seg_accuracy", "lr_lambda"]
 

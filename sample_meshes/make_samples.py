@@ -7,7 +7,7 @@ Run from the repository root::
 
 Sources: three procedural shapes (seeded, so the output is reproducible) and two meshes that
 PyVista ships inside its package (``pyvista/examples/ant.ply`` and ``airplane.ply``; nothing is
-downloaded). Every source goes through :func:`meshcnn_core.repair.preflight`, which cleans it and
+downloaded). Every source goes through :func:`meshcnn_core.mesh.repair.preflight`, which cleans it and
 simplifies it by quadric decimation to at most each shipped model's input size:
 
 * 750 edges: SHREC-16 classifier (ninput_edges 750, first pooling target 600);
@@ -30,8 +30,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from meshcnn_core.mesh_io import Mesh, load_mesh, write_obj  # noqa: E402
-from meshcnn_core.repair import check_mesh, preflight  # noqa: E402
+from meshcnn_core.mesh.io import Mesh, load_mesh, write_obj  # noqa: E402
+from meshcnn_core.mesh.repair import check_mesh, preflight  # noqa: E402
 
 SIZES = (750, 1500, 2250)
 DIGITS = 6
@@ -192,9 +192,9 @@ def check_file(path: Path, edges: int) -> str:
     import torch
 
     from meshcnn_core.checkpoint import build_model, checkpoint_dict, model_from_checkpoint
-    from meshcnn_core.features import extract_features
+    from meshcnn_core.mesh.features import extract_features
     from meshcnn_core.inference import record
-    from meshcnn_core.topology import build_topology
+    from meshcnn_core.mesh.topology import build_topology
 
     mesh = load_mesh(path)
     chk = check_mesh(mesh)

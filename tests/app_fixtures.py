@@ -10,7 +10,7 @@ import torch
 from meshcnn_core import ClassifierConfig, SegmenterConfig
 from meshcnn_core.checkpoint import build_model, checkpoint_dict, save_checkpoint
 from meshcnn_core.inference import prepare
-from meshcnn_core.mesh_io import write_obj
+from meshcnn_core.mesh.io import write_obj
 from tests.meshes import icosphere, torus
 
 CLS_CONFIG = ClassifierConfig(nclasses=3, ncf=(8, 16), pool_res=(400, 300), ninput_edges=500, norm="group",

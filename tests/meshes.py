@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from meshcnn_core.mesh_io import Mesh
+from meshcnn_core.mesh.io import Mesh
 
 
 def tetrahedron(edge: float = 1.0) -> Mesh:

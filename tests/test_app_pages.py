@@ -8,10 +8,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from meshcnn_core.mesh_io import write_obj
+from meshcnn_core.mesh.io import write_obj
 from tests.app_fixtures import make_app_tree
 from tests.meshes import tetrahedron
-from viz_app import service as svc
 
 APP = str(Path(__file__).resolve().parents[1] / "viz_app" / "app.py")
 COMPARE = "views/compare.py"
@@ -141,8 +140,6 @@ def test_classification_data_set_shows_ground_truth(env, monkeypatch):
 
 
 def test_big_mesh_is_adapted_to_the_model(env):
-    if not svc.repair_available():
-        pytest.skip("meshcnn_core.repair is not installed")
     at = run_app({"mesh": "sample:big_1920.obj"})
     assert_clean(at)
     assert any("adapted" in i.value for i in at.info)

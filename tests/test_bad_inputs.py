@@ -30,8 +30,14 @@ from meshcnn_core.__main__ import main as cli_main
 from meshcnn_core.checkpoint import build_model, checkpoint_dict, load_model, save_checkpoint
 from meshcnn_core.errors import CheckpointError, MeshError
 from meshcnn_core.inference import record
-from meshcnn_core.mesh_io import Mesh, load_mesh, write_obj
-from meshcnn_core.repair import MAX_REPAIR_FACES, check_mesh, preflight, preflight_for_model, require_ready
+from meshcnn_core.mesh.io import Mesh, load_mesh, write_obj
+from meshcnn_core.mesh.repair import (
+    MAX_REPAIR_FACES,
+    check_mesh,
+    preflight,
+    preflight_for_model,
+    require_ready,
+)
 
 from .meshes import icosphere, tetrahedron, torus
 

@@ -11,12 +11,12 @@ import torch
 
 from meshcnn_core import ClassifierConfig, MeshError, SegmenterConfig, build_topology, load_mesh
 from meshcnn_core.checkpoint import build_model, checkpoint_dict, load_model, save_checkpoint
-from meshcnn_core.features import extract_features
 from meshcnn_core.inference import prepare, record
-from meshcnn_core.mesh_io import Mesh
-from meshcnn_core.pool import pool_topology
+from meshcnn_core.mesh.features import extract_features
+from meshcnn_core.mesh.io import Mesh
+from meshcnn_core.mesh.topology import check_gemm_invariant, topology_faces
+from meshcnn_core.nn.pool import pool_topology
 from meshcnn_core.recording import load_recording
-from meshcnn_core.topology import check_gemm_invariant, topology_faces
 
 from .meshes import icosphere, octahedron, tetrahedron, torus
 
@@ -265,7 +265,7 @@ def test_training_step_backpropagates_through_pool_and_unpool(tmp_path):
     torch.manual_seed(0)
     net = build_model(SMALL_SEG)
     preps = [prepare(icosphere(2, seed=s)) for s in (1, 2)]
-    from meshcnn_core.features import normalize_features
+    from meshcnn_core.mesh.features import normalize_features
 
     x = torch.from_numpy(np.stack([normalize_features(p.features, np.zeros(5), np.ones(5), 480) for p in preps]))
     out = net(x, [p.topology for p in preps])

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 
 from meshcnn_core import CheckpointError, MeshError, load_mesh
-from meshcnn_core.mesh_io import load_mesh_bytes
+from meshcnn_core.mesh.io import load_mesh_bytes
 from meshcnn_core.recording import load_recording
 from tests.app_fixtures import CLASSES, make_app_tree
 from tests.meshes import tetrahedron
@@ -110,7 +110,7 @@ def test_infer_keeps_a_fitting_mesh_unchanged(tree, models):
     v0, f0 = mesh.vertices.copy(), mesh.faces.copy()
     res = svc.infer(models["a_classifier"], mesh)
     assert res.actions == () and res.device == "cpu" and res.seconds > 0
-    assert np.array_equal(res.recording.arrays["input_vertices"], v0)
+    assert np.array_equal(res.recording.input_vertices, v0)
     assert np.array_equal(mesh.vertices, v0) and np.array_equal(mesh.faces, f0)
 
 
@@ -121,7 +121,6 @@ def test_infer_is_deterministic(tree, models):
     assert a == b
 
 
-@pytest.mark.skipif(not svc.repair_available(), reason="meshcnn_core.repair is not installed")
 def test_fit_mesh_simplifies_a_big_mesh(tree, models):
     big = load_mesh(tree["samples"] / "big_1920.obj")
     fit = svc.fit_mesh(big, [models["a_classifier"], models["c_segmenter"]])
@@ -133,13 +132,6 @@ def test_fit_mesh_simplifies_a_big_mesh(tree, models):
 def test_fit_mesh_refuses_a_too_small_mesh(models):
     with pytest.raises(MeshError):
         svc.fit_mesh(tetrahedron(), [models["a_classifier"]])
-
-
-def test_fit_mesh_without_repair_says_why(tree, models, monkeypatch):
-    monkeypatch.setattr(svc, "_repair", None)
-    big = load_mesh(tree["samples"] / "big_1920.obj")
-    with pytest.raises(MeshError, match="not installed"):
-        svc.fit_mesh(big, [models["a_classifier"]])
 
 
 def test_model_limits_conflict(models):

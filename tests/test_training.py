@@ -12,13 +12,13 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from meshcnn_core.augment import AugmentConfig, augment, flip_edges, scale_vertices, slide_vertices
 from meshcnn_core.checkpoint import load_model
-from meshcnn_core.datasets import MeshDataset, collate, compute_mean_std, scan_dataset
+from meshcnn_core.data.augment import AugmentConfig, augment, flip_edges, scale_vertices, slide_vertices
+from meshcnn_core.data.datasets import MeshDataset, collate, compute_mean_std, scan_dataset
 from meshcnn_core.evaluate import main as evaluate_main
-from meshcnn_core.features import extract_features
-from meshcnn_core.mesh_io import Mesh, write_obj
-from meshcnn_core.topology import build_topology, check_gemm_invariant
+from meshcnn_core.mesh.features import extract_features
+from meshcnn_core.mesh.io import Mesh, write_obj
+from meshcnn_core.mesh.topology import build_topology, check_gemm_invariant
 from meshcnn_core.train import TrainConfig, export, train
 
 from .meshes import icosphere, torus

@@ -13,7 +13,7 @@ __all__ = ["StageOverlap", "same_input", "stage_overlaps", "kept_status"]
 
 def same_input(a: Recording, b: Recording) -> bool:
     """Whether two recordings ran on the same input mesh (same edges, same order)."""
-    ea, eb = a.arrays["input_edges"], b.arrays["input_edges"]
+    ea, eb = a.input_edges, b.input_edges
     return ea.shape == eb.shape and bool(np.array_equal(ea, eb))
 
 
@@ -29,7 +29,7 @@ class StageOverlap:
 
 
 def _kept(rec: Recording, k: int) -> np.ndarray:
-    e = len(rec.arrays["input_edges"])
+    e = rec.num_input_edges
     out = np.zeros(e, dtype=bool)
     out[rec.stage(k).edge_ids] = True
     return out

@@ -237,8 +237,8 @@ def stage_figure(rec: Recording, k: int, quantity: str = "activation", channel: 
     ``fit_stage`` this stage's own mesh (pooled meshes can shrink a lot).
     """
     st = rec.stage(k)
-    bounds = _bounds(st.vertices, st.faces) if fit_stage else _bounds(rec.arrays["input_vertices"],
-                                                                      rec.arrays["input_faces"])
+    bounds = _bounds(st.vertices, st.faces) if fit_stage else _bounds(rec.input_vertices,
+                                                                      rec.input_faces)
     return _mesh_figure(st.vertices, st.faces, st.edges, edge_coloring(rec, k, quantity, channel),
                         bounds=bounds, camera=camera, height=height, uirevision=uirevision, line_width=line_width)
 

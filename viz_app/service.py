@@ -4,7 +4,7 @@ The pages call this module and draw what it returns. It gathers:
 
 * listing what can be opened (re-exported from :mod:`viz_app.catalog`);
 * reading uploads safely (:func:`read_uploaded_mesh`, :func:`load_uploaded_model`);
-* fitting a mesh to one or more models (repairing/simplifying it when :mod:`meshcnn_core.repair`
+* fitting a mesh to one or more models (repairing/simplifying it when :mod:`meshcnn_core.mesh.repair`
   is installed) and running inference that records every stage (:func:`infer`), with a small
   LRU cache keyed by (model key, mesh hash, device) for callers outside Streamlit;
 * comparing recordings (:func:`stage_overlaps`, :func:`kept_status`, from :mod:`viz_app.comparison`);
@@ -26,7 +26,8 @@ import numpy as np
 
 from meshcnn_core import CheckpointError, LoadedModel, Mesh, MeshCNNError, MeshError, load_mesh, load_model
 from meshcnn_core.inference import prepare, record
-from meshcnn_core.mesh_io import load_mesh_bytes
+from meshcnn_core.mesh import repair as _repair
+from meshcnn_core.mesh.io import load_mesh_bytes
 from meshcnn_core.recording import Recording
 
 from .catalog import (
@@ -63,11 +64,6 @@ from .figures import (
 )
 from .state import ViewState, decode_state, encode_state
 
-try:  # optional: preflight/repair/simplify of user meshes; the app works without it
-    from meshcnn_core import repair as _repair
-except Exception:  # pragma: no cover - missing, or broken in this installation  # noqa: BLE001
-    _repair = None
-
 __all__ = [
     # catalog
     "MESH_SUFFIXES", "REPO_ROOT", "DatasetListing", "MeshEntry", "ModelEntry", "checkpoints_dir", "dataset_dir",
@@ -78,18 +74,13 @@ __all__ = [
     "prediction_figure", "stage_figure", "stages_figure", "survival_figure", "collapse_gif", "figure_html", "recording_npz",
     "stage_mesh_obj", "stage_mesh_ply", "stage_png",
     # this module
-    "MAX_UPLOAD_MB", "repair_available", "open_model", "load_uploaded_model", "open_mesh", "read_uploaded_mesh",
+    "MAX_UPLOAD_MB", "open_model", "load_uploaded_model", "open_mesh", "read_uploaded_mesh",
     "FittedMesh", "fit_mesh", "fit_mesh_to", "model_limits", "InferenceResult", "infer", "ResultCache", "default_model", "default_mesh",
     "StageOverlap", "stage_overlaps", "kept_status", "same_input", "stage_label", "accuracy",
     "ViewState", "encode_state", "decode_state", "MeshCNNError",
 ]
 
 MAX_UPLOAD_MB = 50
-
-
-def repair_available() -> bool:
-    """Whether :mod:`meshcnn_core.repair` is installed (uploads can then be repaired and simplified)."""
-    return _repair is not None and callable(getattr(_repair, "preflight", None))
 
 
 # ---------------------------------------------------------------- opening models and meshes
@@ -195,7 +186,7 @@ def fit_mesh_to(mesh: Mesh, lo: int, hi: int, *, allow_repair: bool = True) -> F
     """Make ``mesh`` have between ``lo`` and ``hi`` edges and be processable.
 
     A mesh that already fits is returned unchanged (keeping MeshCNN's edge order, so data-set labels
-    still line up). Otherwise, when :mod:`meshcnn_core.repair` is installed, it is repaired and
+    still line up). Otherwise, when :mod:`meshcnn_core.mesh.repair` is installed, it is repaired and
     simplified to at most ``hi`` edges; else a :class:`MeshError` says why not.
     """
     if lo > hi:
@@ -213,8 +204,6 @@ def fit_mesh_to(mesh: Mesh, lo: int, hi: int, *, allow_repair: bool = True) -> F
         return FittedMesh(mesh, ())
     if not allow_repair:
         raise MeshError(problem)
-    if not repair_available():
-        raise MeshError(problem + " (automatic repair/simplification is not installed here)")
     result = _repair.preflight(mesh, target_edges=hi, min_edges=lo)
     return FittedMesh(result.mesh, tuple(result.actions))
 
@@ -282,7 +271,7 @@ def accuracy(rec: Recording, truth: np.ndarray | int | None) -> dict[str, float]
     if truth.shape != pred.shape:
         return None
     hit = pred == truth
-    areas = np.asarray(rec.arrays["edge_areas"], dtype=np.float64)
+    areas = np.asarray(rec.edge_areas, dtype=np.float64)
     return {"edges": float(hit.mean()), "area": float((areas * hit).sum() / max(areas.sum(), 1e-12))}
 
 

@@ -26,7 +26,7 @@ def _safe(name: str) -> str:
 def _prediction(rec, result, choice) -> None:
     truth = None
     if choice.entry is not None and choice.entry.source == "dataset" and not result.actions:
-        truth = svc.ground_truth(choice.entry, rec.class_names, len(rec.arrays["input_edges"]))
+        truth = svc.ground_truth(choice.entry, rec.class_names, rec.num_input_edges)
     acc = svc.accuracy(rec, truth)
     if rec.task == "classification":
         probs = rec.probabilities.reshape(-1)

@@ -21,7 +21,7 @@ keeps its vertex and face order, and with it MeshCNN's edge numbering):
 
 Every step that changes something appends a sentence to ``RepairResult.actions``. Every refusal is a
 :class:`~meshcnn_core.errors.MeshError` that says what is wrong and what to do. The read-only
-diagnosis (:func:`check_mesh`, :func:`require_ready`) lives in :mod:`meshcnn_core.mesh_check` and
+diagnosis (:func:`check_mesh`, :func:`require_ready`) lives in :mod:`meshcnn_core.mesh.check` and
 is re-exported here.
 """
 
@@ -34,8 +34,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from .errors import MeshCNNError, MeshError
-from .mesh_check import (
+from ..errors import MeshCNNError, MeshError
+from .check import (
     _LAST_TABLE,
     AREA_TOL,
     MeshCheck,
@@ -52,7 +52,7 @@ from .mesh_check import (
     check_mesh,
     require_ready,
 )
-from .mesh_io import Mesh
+from .io import Mesh
 
 __all__ = [
     "MAX_REPAIR_FACES",

@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .features import edge_points
-from .topology import build_topology
+from ..mesh.features import edge_points
+from ..mesh.topology import build_topology
 
 __all__ = ["AugmentConfig", "augment", "flip_edges", "scale_vertices", "slide_vertices", "AUGMENT_VERSION"]
 

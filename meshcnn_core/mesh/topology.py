@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import MeshError
+from ..errors import MeshError
 
 __all__ = [
     "MeshTopology",

@@ -4,7 +4,7 @@
 non-manifold edges and bow-tie vertices, open boundaries, inconsistent winding, separate pieces)
 with vectorized numpy/scipy code that stays fast on meshes of millions of faces;
 :func:`require_ready` turns them into one clear :class:`~meshcnn_core.errors.MeshError`. The
-small edge-table helpers here are shared with :mod:`meshcnn_core.repair`, which fixes what it can.
+small edge-table helpers here are shared with :mod:`meshcnn_core.mesh.repair`, which fixes what it can.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from .errors import MeshError
-from .mesh_io import Mesh
+from ..errors import MeshError
+from .io import Mesh
 
 __all__ = ["MeshCheck", "check_mesh", "require_ready", "require_size", "AREA_TOL"]
 

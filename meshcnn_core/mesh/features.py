@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import MeshError
+from ..errors import MeshError
 from .topology import MeshTopology
 
 __all__ = ["edge_points", "extract_features", "normalize_features", "pad_features"]

@@ -6,8 +6,8 @@ from typing import NamedTuple
 
 import torch
 
+from ..mesh.topology import MeshTopology
 from .pool import PoolRecord
-from .topology import MeshTopology
 
 __all__ = ["Stage", "NetOutput"]
 

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..mesh.topology import MeshTopology
 from .conv import MeshConv, neighbour_index
 from .pool import MeshPool
-from .topology import MeshTopology
 from .trace import NetOutput, Stage
 from .unpool import MeshUnpool
 

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import MeshError
+from ..errors import MeshError
+from ..mesh.topology import MeshTopology
 from .pool_kernel import STATUS_BAD_TRIPLET, STATUS_EXHAUSTED, collapse_edges, compact
-from .topology import MeshTopology
 
 __all__ = ["PoolRecord", "pool_topology", "priority_from_features", "MeshPool", "average_groups"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MeshError
+from ..errors import MeshError
 
 __all__ = ["Mesh", "load_mesh", "parse_obj", "MESH_SUFFIXES", "MAX_MESH_BYTES"]
 

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import MeshError
+from ..mesh.features import extract_features, normalize_features
+from ..mesh.io import load_mesh
+from ..mesh.topology import MeshTopology, build_topology
 from .augment import AUGMENT_VERSION, AugmentConfig, augment
-from .errors import MeshError
-from .features import extract_features, normalize_features
-from .mesh_io import load_mesh
-from .topology import MeshTopology, build_topology
 
 __all__ = [
     "DatasetInfo", "Sample", "Batch", "MeshDataset", "scan_dataset", "compute_mean_std", "collate",

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .topology import MeshTopology
+from ..mesh.topology import MeshTopology
 
 __all__ = ["MeshConv", "neighbour_index"]
 
