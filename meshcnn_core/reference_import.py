@@ -20,7 +20,7 @@ from .errors import CheckpointError
 from .nn.classifier import ClassifierConfig
 from .nn.segmenter import SegmenterConfig
 
-__all__ = ["parse_opt_txt", "read_mean_std", "map_reference_state_dict", "config_from_opt"]
+__all__ = ["parse_opt_txt", "read_mean_std", "map_reference_state_dict", "config_from_opt", "read_reference_weights"]
 
 
 def parse_opt_txt(text: str) -> dict[str, str]:
@@ -135,5 +135,3 @@ def read_reference_weights(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path.name}: expected a state_dict of tensors (MeshCNN's latest_net.pth)")
     return state
 
-
-__all__.append("read_reference_weights")

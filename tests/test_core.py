@@ -73,6 +73,18 @@ def test_topology_is_immutable_and_inputs_unmodified():
     assert raw.flags.writeable  # the caller's array is neither changed nor frozen
 
 
+def test_mesh_copies_the_callers_arrays():
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1.0]])
+    f = np.array([[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]], dtype=np.int64)
+    m = Mesh(v, f, "tet")
+    assert v.flags.writeable and f.flags.writeable  # still the caller's to change
+    v[0, 0] = 9.0
+    f[0, 0] = 3
+    assert m.vertices[0, 0] == 0.0 and m.faces[0, 0] == 0  # the mesh kept its own values
+    with pytest.raises(ValueError):
+        m.vertices[1, 1] = 5.0  # and its arrays are read-only
+
+
 @pytest.mark.parametrize(
     "vertices, faces, match",
     [

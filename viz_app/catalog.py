@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,14 +81,22 @@ class DatasetListing:
     message: str = ""
 
 
+def _shipped(folder: str) -> Path:
+    """``<repo>/<folder>`` in a checkout; else where an installed wheel put it (``<prefix>/share/...``)."""
+    here = REPO_ROOT / folder
+    if here.is_dir():
+        return here
+    return Path(sys.prefix) / "share" / "meshcnn-explorer" / folder
+
+
 def checkpoints_dir() -> Path:
-    """``$MESHCNN_CHECKPOINTS`` or ``<repo>/checkpoints``."""
-    return Path(os.environ.get("MESHCNN_CHECKPOINTS") or REPO_ROOT / "checkpoints")
+    """``$MESHCNN_CHECKPOINTS``, else the shipped ``checkpoints`` folder."""
+    return Path(os.environ.get("MESHCNN_CHECKPOINTS") or _shipped("checkpoints"))
 
 
 def samples_dir() -> Path:
-    """``$MESHCNN_SAMPLES`` or ``<repo>/sample_meshes``."""
-    return Path(os.environ.get("MESHCNN_SAMPLES") or REPO_ROOT / "sample_meshes")
+    """``$MESHCNN_SAMPLES``, else the shipped ``sample_meshes`` folder."""
+    return Path(os.environ.get("MESHCNN_SAMPLES") or _shipped("sample_meshes"))
 
 
 def dataset_dir() -> str:

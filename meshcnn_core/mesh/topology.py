@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from ..errors import MeshError
 
 __all__ = [
     "MeshTopology",
+    "BuiltTopology",
     "build_topology",
     "face_areas",
     "topology_faces",
@@ -90,6 +92,21 @@ class MeshTopology:
         return (self.gemm == -1).any(axis=1)
 
 
+class BuiltTopology(NamedTuple):
+    """What :func:`build_topology` returns (unpacks as ``topology, faces, edge_areas``).
+
+    Attributes:
+        topology: the input :class:`MeshTopology`.
+        faces: ``(F', 3)`` int64 faces kept by MeshCNN's filter (repeated oriented edges dropped).
+        edge_areas: ``(E,)`` MeshCNN's per-edge area weights (a third of each adjacent face's area,
+            normalized to sum 1).
+    """
+
+    topology: MeshTopology
+    faces: np.ndarray
+    edge_areas: np.ndarray
+
+
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Triangle areas as MeshCNN computes them. Shapes: ``(V, 3), (F, 3) -> (F,)``."""
     v = vertices
@@ -122,7 +139,7 @@ def _drop_repeated_oriented_edges(faces: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _build(vertices: np.ndarray, faces: np.ndarray) -> tuple[MeshTopology, np.ndarray, np.ndarray]:
+def _build(vertices: np.ndarray, faces: np.ndarray) -> BuiltTopology:
     nv = len(vertices)
     if len(faces) == 0:
         raise MeshError("the mesh has no faces")
@@ -186,14 +203,14 @@ def _build(vertices: np.ndarray, faces: np.ndarray) -> tuple[MeshTopology, np.nd
         edges=edges, gemm=gemm, sides=sides, ve_indptr=ve_indptr, ve_indices=ve_indices,
         positions=vertices, vertex_mask=np.ones(nv, dtype=bool), edge_ids=np.arange(ne),
     )
-    return topo, faces, edge_area
+    return BuiltTopology(topo, faces, edge_area)
 
 
-_CACHE: OrderedDict[str, tuple[MeshTopology, np.ndarray, np.ndarray]] = OrderedDict()
+_CACHE: OrderedDict[str, BuiltTopology] = OrderedDict()
 _CACHE_SIZE = 512
 
 
-def build_topology(vertices: np.ndarray, faces: np.ndarray) -> tuple[MeshTopology, np.ndarray, np.ndarray]:
+def build_topology(vertices: np.ndarray, faces: np.ndarray) -> BuiltTopology:
     """Build the MeshCNN edge topology of a triangle mesh. Pure; cached by content hash.
 
     Args:
@@ -201,8 +218,7 @@ def build_topology(vertices: np.ndarray, faces: np.ndarray) -> tuple[MeshTopolog
         faces: ``(F, 3)`` int vertex ids.
 
     Returns:
-        ``(topology, kept_faces (F', 3), edge_areas (E,))``; ``edge_areas`` are MeshCNN's
-        per-edge area weights (a third of each adjacent face's area, normalized to sum 1).
+        a :class:`BuiltTopology` ``(topology, faces (F', 3), edge_areas (E,))``.
 
     Raises:
         MeshError: NaN/inf coordinates, bad vertex ids, zero-area faces, no faces.
