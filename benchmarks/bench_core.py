@@ -45,11 +45,17 @@ def make_mesh(n_edges: int, seed: int = 0):
     u = 2 * np.pi * (i + 0.3 * rng.random(i.shape)) / a
     w = 2 * np.pi * (j + 0.3 * rng.random(j.shape)) / b
     r = 0.35 * (1 + 0.05 * rng.standard_normal(u.shape))
-    v = np.stack([(1 + r * np.cos(w)) * np.cos(u), (1 + r * np.cos(w)) * np.sin(u), r * np.sin(w)], -1).reshape(-1, 3)
+    v = np.stack(
+        [(1 + r * np.cos(w)) * np.cos(u), (1 + r * np.cos(w)) * np.sin(u), r * np.sin(w)], -1
+    ).reshape(-1, 3)
     ii, jj = i.ravel(), j.ravel()
     idx = lambda p, q: (p % a) * b + (q % b)  # noqa: E731
-    f = np.concatenate([np.stack([idx(ii, jj), idx(ii + 1, jj), idx(ii + 1, jj + 1)], 1),
-                        np.stack([idx(ii, jj), idx(ii + 1, jj + 1), idx(ii, jj + 1)], 1)])
+    f = np.concatenate(
+        [
+            np.stack([idx(ii, jj), idx(ii + 1, jj), idx(ii + 1, jj + 1)], 1),
+            np.stack([idx(ii, jj), idx(ii + 1, jj + 1), idx(ii, jj + 1)], 1),
+        ]
+    )
     return Mesh(v, f, f"torus{3 * a * b}")
 
 
@@ -58,10 +64,19 @@ def scaled_config(kind: str, n_edges: int):
 
     if kind == "cls":
         pools = tuple(int(n_edges * r) for r in (600 / 750, 450 / 750, 300 / 750, 180 / 750))
-        return ClassifierConfig(nclasses=30, ncf=(64, 128, 256, 256), pool_res=pools, ninput_edges=n_edges,
-                                norm="group", num_groups=16, resblocks=1)
+        return ClassifierConfig(
+            nclasses=30,
+            ncf=(64, 128, 256, 256),
+            pool_res=pools,
+            ninput_edges=n_edges,
+            norm="group",
+            num_groups=16,
+            resblocks=1,
+        )
     pools = tuple(int(n_edges * r) for r in (1800 / 2250, 1350 / 2250, 600 / 2250))
-    return SegmenterConfig(nclasses=8, ncf=(32, 64, 128, 256), pool_res=pools, ninput_edges=n_edges, resblocks=3)
+    return SegmenterConfig(
+        nclasses=8, ncf=(32, 64, 128, 256), pool_res=pools, ninput_edges=n_edges, resblocks=3
+    )
 
 
 class PoolTimer:
@@ -105,7 +120,9 @@ def run_case(kind: str, n_edges: int, threads: int, repeats: int) -> dict:
     e = prep.topology.num_edges
     cfg = scaled_config(kind, e)
     net = build_model(cfg)
-    model = model_from_checkpoint(checkpoint_dict(net, cfg, [str(i) for i in range(cfg.nclasses)], np.zeros(5), np.ones(5)), "cpu")
+    model = model_from_checkpoint(
+        checkpoint_dict(net, cfg, [str(i) for i in range(cfg.nclasses)], np.zeros(5), np.ones(5)), "cpu"
+    )
     timer = PoolTimer()
     x = torch.from_numpy(normalize_features(prep.features, np.zeros(5), np.ones(5), e))[None]
     with torch.no_grad():
@@ -125,8 +142,12 @@ def run_case(kind: str, n_edges: int, threads: int, repeats: int) -> dict:
         rec_t.append(time.perf_counter() - t)
     i = int(np.argmin(fwd))
     return {
-        "kind": kind, "edges": e, "feat_ms": t_feat * 1e3, "fwd_ms": min(fwd) * 1e3,
-        "record_ms": min(rec_t) * 1e3, "pool_share": pool[i] / fwd[i],
+        "kind": kind,
+        "edges": e,
+        "feat_ms": t_feat * 1e3,
+        "fwd_ms": min(fwd) * 1e3,
+        "record_ms": min(rec_t) * 1e3,
+        "pool_share": pool[i] / fwd[i],
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -153,10 +174,16 @@ def run_train_case(kind: str, n_edges: int, batch: int, threads: int, repeats: i
         meshes = [make_mesh(n_edges, seed=s) for s in range(batch)]
     preps = [prepare(m) for m in meshes]
     e = max(p.topology.num_edges for p in preps)
-    cfg = scaled_config(kind, 750 if kind == "cls" else 2280) if e <= (750 if kind == "cls" else 2280) else scaled_config(kind, e)
+    cfg = (
+        scaled_config(kind, 750 if kind == "cls" else 2280)
+        if e <= (750 if kind == "cls" else 2280)
+        else scaled_config(kind, e)
+    )
     net = build_model(cfg).train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    x = torch.from_numpy(np.stack([normalize_features(p.features, np.zeros(5), np.ones(5), cfg.ninput_edges) for p in preps]))
+    x = torch.from_numpy(
+        np.stack([normalize_features(p.features, np.zeros(5), np.ones(5), cfg.ninput_edges) for p in preps])
+    )
     topos = [p.topology for p in preps]
     if kind == "cls":
         y = torch.randint(0, cfg.nclasses, (batch,))
@@ -195,15 +222,33 @@ def main() -> None:
 
     def sub(spec: dict) -> dict | None:
         reps = args.repeats if spec.get("n_edges", 0) <= 10000 else 2
-        cmd = [sys.executable, __file__, "--case", json.dumps(spec), "--threads", str(args.threads), "--repeats", str(reps)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--case",
+            json.dumps(spec),
+            "--threads",
+            str(args.threads),
+            "--repeats",
+            str(reps),
+        ]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
-            print(f"  case {spec} failed: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
+            print(
+                f"  case {spec} failed: "
+                f"{p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}"
+            )
             return None
         return json.loads(p.stdout.strip().splitlines()[-1])
 
-    print(f"torch threads: {args.threads}; times are the best of N runs (robust to other load on the machine); pool share = MeshPool+MeshUnpool time / forward time\n")
-    print("| net | edges | features (ms) | forward (ms) | forward+record (ms) | pooling share | peak RSS (MB) | original (ms) | speed-up |")
+    print(
+        f"torch threads: {args.threads}; times are the best of N runs (robust to other load on the machine); "
+        "pool share = MeshPool+MeshUnpool time / forward time\n"
+    )
+    print(
+        "| net | edges | features (ms) | forward (ms) | forward+record (ms) | pooling share | peak RSS (MB) "
+        "| original (ms) | speed-up |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
         for kind in ("cls", "unet"):
@@ -213,8 +258,12 @@ def main() -> None:
             ref = REFERENCE_MS.get((kind, n))
             ref_s = f"{ref}" if ref else ("OOM" if n >= 50000 else "")
             speed = f"{ref / r['record_ms']:.1f}x" if ref else ""
-            print(f"| {'SHREC cls' if kind == 'cls' else 'human U-Net'} | {r['edges']} | {r['feat_ms']:.1f} | {r['fwd_ms']:.0f} | "
-                  f"{r['record_ms']:.0f} | {r['pool_share']:.1%} | {r['peak_mb']:.0f} | {ref_s} | {speed} |", flush=True)
+            print(
+                f"| {'SHREC cls' if kind == 'cls' else 'human U-Net'} | {r['edges']} | {r['feat_ms']:.1f} | "
+                f"{r['fwd_ms']:.0f} | "
+                f"{r['record_ms']:.0f} | {r['pool_share']:.1%} | {r['peak_mb']:.0f} | {ref_s} | {speed} |",
+                flush=True,
+            )
     if args.no_train:
         return
     print("\nTraining step (forward + backward + Adam)\n")
@@ -225,8 +274,11 @@ def main() -> None:
         if r is None:
             continue
         ref = REFERENCE_TRAIN_S[(kind, n, b)]
-        print(f"| {'SHREC cls' if kind == 'cls' else 'human U-Net'} | {r['edges']} | {b} | {r['step_s']:.2f} | "
-              f"{r['pool_share']:.1%} | {ref} | {ref / r['step_s']:.1f}x |", flush=True)
+        print(
+            f"| {'SHREC cls' if kind == 'cls' else 'human U-Net'} | {r['edges']} | {b} | {r['step_s']:.2f} | "
+            f"{r['pool_share']:.1%} | {ref} | {ref / r['step_s']:.1f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

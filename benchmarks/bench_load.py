@@ -44,8 +44,19 @@ def free_port() -> int:
 
 
 def start_server(port: int, env: dict) -> subprocess.Popen:
-    cmd = [PY, "-m", "streamlit", "run", str(ROOT / "viz_app" / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true"]
+    cmd = [
+        PY,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "viz_app" / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -153,8 +164,9 @@ def stage_change(sess: Session):
     return None
 
 
-async def one_session(port: int, query: str, start: asyncio.Event, pages_done: asyncio.Queue,
-                      start_stage: asyncio.Event) -> dict:
+async def one_session(
+    port: int, query: str, start: asyncio.Event, pages_done: asyncio.Queue, start_stage: asyncio.Event
+) -> dict:
     """Open the page when ``start`` fires; move the stage slider when ``start_stage`` fires."""
     import websockets
 
@@ -162,8 +174,12 @@ async def one_session(port: int, query: str, start: asyncio.Event, pages_done: a
     out: dict = {"page": None, "stage": None, "error": None, "stage_error": None}
     signalled = False
     try:
-        async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
-                                      max_size=2**28, open_timeout=TIMEOUT_S) as ws:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/_stcore/stream",
+            subprotocols=["streamlit"],
+            max_size=2**28,
+            open_timeout=TIMEOUT_S,
+        ) as ws:
             sess.ws = ws
             await start.wait()
             try:
@@ -232,10 +248,14 @@ def main() -> int:
     env = dict(os.environ)
     port = free_port()
     proc = start_server(port, env)
-    print(f"server pid {proc.pid} on 127.0.0.1:{port}; {os.cpu_count()} cores; load average "
-          f"{os.getloadavg()[0]:.1f} before the run")
-    print("\n| view | sessions | page s (median / max) | stage change s (median / max) | failed | "
-          "page KB | stage KB | server MB |")
+    print(
+        f"server pid {proc.pid} on 127.0.0.1:{port}; {os.cpu_count()} cores; load average "
+        f"{os.getloadavg()[0]:.1f} before the run"
+    )
+    print(
+        "\n| view | sessions | page s (median / max) | stage change s (median / max) | failed | "
+        "page KB | stage KB | server MB |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     try:
         for view in views:

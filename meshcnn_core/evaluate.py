@@ -2,8 +2,10 @@
 
 Run::
 
-    python -m meshcnn_core.evaluate --model checkpoints/shrec16_classifier.pt --data ../shared/datasets/shrec_16
-    python -m meshcnn_core.evaluate --model runs/coseg_vases/best.pt --data ../shared/datasets/coseg_vases --json
+    python -m meshcnn_core.evaluate --model checkpoints/shrec16_classifier.pt --data DATA/shrec_16
+    python -m meshcnn_core.evaluate --model runs/coseg_vases/best.pt --data DATA/coseg_vases --json
+
+(``DATA``: ``../shared/datasets`` here.)
 
 Classification: the share of meshes whose predicted class is right. Segmentation: MeshCNN's
 number (the one its paper reports): per mesh, the area-weighted share of edges whose predicted
@@ -55,9 +57,15 @@ class EvalResult:
 
     def as_dict(self) -> dict:
         """JSON-ready dict."""
-        return {"task": self.task, "split": self.split, "count": self.count, "accuracy": self.accuracy,
-                "hard_edge_accuracy": self.hard_edge_accuracy, "confusion": self.confusion.tolist(),
-                "class_names": self.class_names}
+        return {
+            "task": self.task,
+            "split": self.split,
+            "count": self.count,
+            "accuracy": self.accuracy,
+            "hard_edge_accuracy": self.hard_edge_accuracy,
+            "confusion": self.confusion.tolist(),
+            "class_names": self.class_names,
+        }
 
 
 def _check_compatible(model: LoadedModel, task: str, nclasses: int) -> None:
@@ -68,8 +76,14 @@ def _check_compatible(model: LoadedModel, task: str, nclasses: int) -> None:
 
 
 @torch.no_grad()
-def evaluate(model: LoadedModel, data: str | Path, *, split: str = "test", batch_size: int = 8,
-             cache_dir: str | Path | None = None) -> EvalResult:
+def evaluate(
+    model: LoadedModel,
+    data: str | Path,
+    *,
+    split: str = "test",
+    batch_size: int = 8,
+    cache_dir: str | Path | None = None,
+) -> EvalResult:
     """Run ``model`` over a split of the data set in ``data``.
 
     Raises:

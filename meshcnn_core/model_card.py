@@ -32,13 +32,22 @@ def _curve(history: list[dict], every: int) -> list[str]:
     rows = [r for r in history if r["epoch"] % every == 0 or r is history[-1]]
     lines = ["| epoch | loss | train acc | test acc | epoch s |", "|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['epoch']} | {r['loss']:.3f} | {100 * r['train_acc']:.1f}% | "
-                     f"{100 * r['test_acc']:.2f}% | {r.get('epoch_seconds', float('nan')):.0f} |")
+        lines.append(
+            f"| {r['epoch']} | {r['loss']:.3f} | {100 * r['train_acc']:.1f}% | "
+            f"{100 * r['test_acc']:.2f}% | {r.get('epoch_seconds', float('nan')):.0f} |"
+        )
     return lines
 
 
-def write_card(ckpt_path: str | Path, *, config_path: str, paper: float, notes: list[str], data: str | None = None,
-               threads_note: str = "") -> Path:
+def write_card(
+    ckpt_path: str | Path,
+    *,
+    config_path: str,
+    paper: float,
+    notes: list[str],
+    data: str | None = None,
+    threads_note: str = "",
+) -> Path:
     """Evaluate the checkpoint on its data set's test split and write ``<ckpt>.md``. Returns the path."""
     ckpt_path = Path(ckpt_path)
     model = load_model(ckpt_path)
@@ -59,7 +68,8 @@ def write_card(ckpt_path: str | Path, *, config_path: str, paper: float, notes: 
     lines = [
         f"# {name}",
         "",
-        f"MeshCNN {'classifier' if model.task == 'classification' else 'segmenter'} trained by this project's "
+        f"MeshCNN {'classifier' if model.task == 'classification' else 'segmenter'} trained by this "
+        "project's "
         "own code (`meshcnn_core.train`) on MeshCNN's data set.",
         "",
         "| | |",
@@ -70,26 +80,39 @@ def write_card(ckpt_path: str | Path, *, config_path: str, paper: float, notes: 
         f"| network | `{model.config.arch}` {json.dumps(tc.get('model', {}))} |",
         f"| augmentation | {json.dumps(tc.get('augment', {}))}, num_aug {tc.get('num_aug')} |",
         f"| optimizer | Adam lr {tc.get('lr')}, beta1 {tc.get('beta1')}, batch {tc.get('batch_size')}, "
-        f"lambda schedule niter {tc.get('niter')} + niter_decay {tc.get('niter_decay')}, seed {tc.get('seed')} |",
+        f"lambda schedule niter {tc.get('niter')} + niter_decay {tc.get('niter_decay')}, seed "
+        f"{tc.get('seed')} |",
         f"| epochs | {done} done of {planned} planned; this checkpoint is epoch {best_epoch} |",
         f"| wall time | {wall / 60:.0f} min of training ({wall / max(len(history), 1):.0f} s/epoch on average"
-        + (f"; {np.mean(cpu):.0f} CPU-s/epoch, i.e. the epoch time on an idle core, over the {len(cpu)} epochs "
-           "where it was recorded" if cpu else "") + ") |",
+        + (
+            f"; {np.mean(cpu):.0f} CPU-s/epoch, i.e. the epoch time on an idle core, over the {len(cpu)} "
+            "epochs "
+            "where it was recorded"
+            if cpu
+            else ""
+        )
+        + ") |",
         f"| machine | {MACHINE}{threads_note} |",
         f"| **test accuracy (evaluate)** | **{100 * result.accuracy:.2f}%**"
-        + (" (MeshCNN's measure: soft labels, area-weighted per edge)" if model.task == "segmentation" else " (per mesh)")
+        + (
+            " (MeshCNN's measure: soft labels, area-weighted per edge)"
+            if model.task == "segmentation"
+            else " (per mesh)"
+        )
         + " |",
     ]
     if result.hard_edge_accuracy is not None:
         lines.append(f"| plain per-edge accuracy (hard labels) | {100 * result.hard_edge_accuracy:.2f}% |")
     lines += [
-        f"| last epoch of the run | epoch {last.get('epoch')}: test {100 * last.get('test_acc', float('nan')):.2f}% |",
+        f"| last epoch of the run | epoch {last.get('epoch')}: test "
+        f"{100 * last.get('test_acc', float('nan')):.2f}% |",
         f"| paper | {paper}% |",
         "",
         "## Reproduce",
         "",
         "```bash",
-        f"python -m meshcnn_core.train {config_path} {sched}   # writes {run}/last.pt every epoch; add --resume after a stop",
+        f"python -m meshcnn_core.train {config_path} {sched}   # writes {run}/last.pt every epoch; add "
+        "--resume after a stop",
         f"python -m meshcnn_core.train export {run}/{Path(meta.get('exported_from', 'best.pt')).name} "
         f"{ckpt_path.as_posix()}",
         f"python -m meshcnn_core.evaluate --model {ckpt_path.as_posix()} --data {data}",
@@ -98,11 +121,18 @@ def write_card(ckpt_path: str | Path, *, config_path: str, paper: float, notes: 
         "## Notes",
         "",
         *[f"- {n}" for n in notes],
-        (f"- This checkpoint is the run's epoch {best_epoch}, picked as the best test accuracy so far (MeshCNN's "
-         "paper also reports the best test accuracy over training); MeshCNN's data sets have no validation split, "
-         "so picking the epoch on the test split makes this number slightly optimistic; the last epoch's number "
-         "is given above." if best_epoch != last.get("epoch") else
-         f"- This checkpoint is the run's last epoch ({best_epoch}): no epoch was picked on the test split."),
+        (
+            f"- This checkpoint is the run's epoch {best_epoch}, picked as the best test accuracy so far "
+            "(MeshCNN's "
+            "paper also reports the best test accuracy over training); MeshCNN's data sets have no "
+            "validation split, "
+            "so picking the epoch on the test split makes this number slightly optimistic; the last epoch's "
+            "number "
+            "is given above."
+            if best_epoch != last.get("epoch")
+            else f"- This checkpoint is the run's last epoch ({best_epoch}): no epoch was picked on the "
+            "test split."
+        ),
         "",
         "## Training curve",
         "",
@@ -131,8 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads-note", default="")
     a = p.parse_args(argv)
     try:
-        out = write_card(a.checkpoint, config_path=a.config, paper=a.paper, notes=a.note, data=a.data,
-                         threads_note=a.threads_note)
+        out = write_card(
+            a.checkpoint,
+            config_path=a.config,
+            paper=a.paper,
+            notes=a.note,
+            data=a.data,
+            threads_note=a.threads_note,
+        )
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,7 +20,13 @@ from .errors import CheckpointError
 from .nn.classifier import ClassifierConfig
 from .nn.segmenter import SegmenterConfig
 
-__all__ = ["parse_opt_txt", "read_mean_std", "map_reference_state_dict", "config_from_opt", "read_reference_weights"]
+__all__ = [
+    "parse_opt_txt",
+    "read_mean_std",
+    "map_reference_state_dict",
+    "config_from_opt",
+    "read_reference_weights",
+]
 
 
 def parse_opt_txt(text: str) -> dict[str, str]:
@@ -53,12 +59,19 @@ def config_from_opt(opts: dict[str, str], nclasses: int) -> ClassifierConfig | S
         resblocks = int(opts.get("resblocks", "0"))
         if arch == "mconvnet":
             return ClassifierConfig(
-                nclasses=nclasses, ncf=ncf, pool_res=pool_res, ninput_edges=ninput,
-                norm=opts.get("norm", "batch"), num_groups=int(opts.get("num_groups", "16")),
-                resblocks=resblocks, fc_n=int(opts.get("fc_n", "100")),
+                nclasses=nclasses,
+                ncf=ncf,
+                pool_res=pool_res,
+                ninput_edges=ninput,
+                norm=opts.get("norm", "batch"),
+                num_groups=int(opts.get("num_groups", "16")),
+                resblocks=resblocks,
+                fc_n=int(opts.get("fc_n", "100")),
             )
         if arch == "meshunet":
-            return SegmenterConfig(nclasses=nclasses, ncf=ncf, pool_res=pool_res, ninput_edges=ninput, resblocks=resblocks)
+            return SegmenterConfig(
+                nclasses=nclasses, ncf=ncf, pool_res=pool_res, ninput_edges=ninput, resblocks=resblocks
+            )
     except KeyError as exc:
         raise CheckpointError(f"opt.txt lacks the option {exc.args[0]!r}") from None
     except ValueError as exc:
@@ -68,9 +81,14 @@ def config_from_opt(opts: dict[str, str], nclasses: int) -> ClassifierConfig | S
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"), ("builtins", "int"), ("builtins", "float"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("builtins", "int"),
+        ("builtins", "float"),
     }
 
     def find_class(self, module: str, name: str):
@@ -112,11 +130,11 @@ def map_reference_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.
     """Rename the original's parameter names to ours (``module.`` prefixes dropped)."""
     out = {}
     for key, value in state.items():
-        k = key[len("module."):] if key.startswith("module.") else key
+        k = key[len("module.") :] if key.startswith("module.") else key
         for pattern, repl in _RULES:
             m = re.match(pattern, k)
             if m:
-                k = repl(m) + k[m.end():]
+                k = repl(m) + k[m.end() :]
                 break
         out[k] = value
     return out
@@ -134,4 +152,3 @@ def read_reference_weights(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path.name}: expected a state_dict of tensors (MeshCNN's latest_net.pth)")
     return state
-

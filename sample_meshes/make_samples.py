@@ -65,7 +65,9 @@ def torus_knot(seed: int = 1) -> Mesh:
     w = 2 * np.pi * np.arange(n_v) / n_v
     rad = 0.45 * (1 + 0.2 * np.sin(7 * t)[:, None] + 0.08 * np.cos(3 * w)[None, :])
     rad *= 1 + 0.01 * rng.standard_normal(rad.shape)
-    v = c[:, None, :] + rad[..., None] * (np.cos(w)[None, :, None] * n[:, None, :] + np.sin(w)[None, :, None] * b[:, None, :])
+    v = c[:, None, :] + rad[..., None] * (
+        np.cos(w)[None, :, None] * n[:, None, :] + np.sin(w)[None, :, None] * b[:, None, :]
+    )
     return Mesh(v.reshape(-1, 3), _grid_torus_faces(n_u, n_v), "torus_knot")
 
 
@@ -79,7 +81,7 @@ def bumpy_sphere(seed: int = 2) -> Mesh:
     centers = rng.standard_normal((9, 3))
     centers /= np.linalg.norm(centers, axis=1, keepdims=True)
     heights = rng.uniform(0.15, 0.45, 9)
-    bump = (heights * np.exp(-((v @ centers.T) - 1) ** 2 / 0.02)).sum(axis=1)
+    bump = (heights * np.exp(-(((v @ centers.T) - 1) ** 2) / 0.02)).sum(axis=1)
     wave = 0.05 * np.sin(5 * v[:, 0]) * np.sin(4 * v[:, 1] + 1) * np.sin(3 * v[:, 2] + 2)
     r = 1 + bump + wave + 0.003 * rng.standard_normal(len(v))
     return Mesh(v * r[:, None], np.asarray(s.faces), "bumpy_sphere")
@@ -100,7 +102,9 @@ def twisted_box(seed: int = 3) -> Mesh:
     x, y, z = v.T
     ang = np.deg2rad(120) * (z + 1) / 2
     waist = 1 - 0.2 * np.cos(np.pi * z / 2)
-    v = np.stack([waist * (x * np.cos(ang) - y * np.sin(ang)), waist * (x * np.sin(ang) + y * np.cos(ang)), z], -1)
+    v = np.stack(
+        [waist * (x * np.cos(ang) - y * np.sin(ang)), waist * (x * np.sin(ang) + y * np.cos(ang)), z], -1
+    )
     v += 0.002 * rng.standard_normal(v.shape)
     return Mesh(v, np.asarray(f), "twisted_box")
 
@@ -149,7 +153,9 @@ def closed_shell(name: str, *, offset: float, bridge: float, resolution: int) ->
     grid = pv.ImageData(dimensions=dims, spacing=(step, step, step), origin=lo)
     dist = np.abs(grid.compute_implicit_distance(src)["implicit_distance"])
     dilated = preflight(_level_surface(dist, grid, bridge * diag)).mesh  # outer shell, outward normals
-    shell = pv.PolyData(dilated.vertices, np.hstack([np.full((len(dilated.faces), 1), 3), dilated.faces]).ravel())
+    shell = pv.PolyData(
+        dilated.vertices, np.hstack([np.full((len(dilated.faces), 1), 3), dilated.faces]).ravel()
+    )
     inside = grid.compute_implicit_distance(shell)["implicit_distance"]  # negative inside
     out = _level_surface(inside, grid, -(bridge - offset) * diag)
     return Mesh(out.vertices, out.faces, Path(name).stem)
@@ -169,9 +175,13 @@ SOURCES = {
     "torus_knot": (torus_knot, "procedural (2, 3) torus knot tube, seed 1"),
     "bumpy_sphere": (bumpy_sphere, "procedural icosphere with 9 Gaussian bumps, seed 2"),
     "twisted_box": (twisted_box, "procedural rounded box twisted 120 degrees, seed 3"),
-    "ant": (lambda: closed_shell("ant.ply", offset=0.006, bridge=0.03, resolution=160), "PyVista examples/ant.ply"),
+    "ant": (
+        lambda: closed_shell("ant.ply", offset=0.006, bridge=0.03, resolution=160),
+        "PyVista examples/ant.ply",
+    ),
     "airplane": (
-        lambda: closed_shell("airplane.ply", offset=0.004, bridge=0.02, resolution=200), "PyVista examples/airplane.ply"
+        lambda: closed_shell("airplane.ply", offset=0.004, bridge=0.02, resolution=200),
+        "PyVista examples/airplane.ply",
     ),
 }
 
@@ -180,11 +190,16 @@ def _model_config(edges: int):
     from meshcnn_core import ClassifierConfig, SegmenterConfig
 
     if edges == 750:
-        return ClassifierConfig(nclasses=3, ncf=(8, 8, 8, 8), pool_res=(600, 450, 300, 180), ninput_edges=750,
-                                num_groups=4)
+        return ClassifierConfig(
+            nclasses=3, ncf=(8, 8, 8, 8), pool_res=(600, 450, 300, 180), ninput_edges=750, num_groups=4
+        )
     if edges == 1500:
-        return SegmenterConfig(nclasses=3, ncf=(8, 8, 8, 8), pool_res=(1050, 600, 300), ninput_edges=1500, resblocks=1)
-    return SegmenterConfig(nclasses=3, ncf=(8, 8, 8, 8), pool_res=(1800, 1350, 600), ninput_edges=2280, resblocks=1)
+        return SegmenterConfig(
+            nclasses=3, ncf=(8, 8, 8, 8), pool_res=(1050, 600, 300), ninput_edges=1500, resblocks=1
+        )
+    return SegmenterConfig(
+        nclasses=3, ncf=(8, 8, 8, 8), pool_res=(1800, 1350, 600), ninput_edges=2280, resblocks=1
+    )
 
 
 def check_file(path: Path, edges: int) -> str:
@@ -192,15 +207,17 @@ def check_file(path: Path, edges: int) -> str:
     import torch
 
     from meshcnn_core.checkpoint import build_model, checkpoint_dict, model_from_checkpoint
-    from meshcnn_core.mesh.features import extract_features
     from meshcnn_core.inference import record
+    from meshcnn_core.mesh.features import extract_features
     from meshcnn_core.mesh.topology import build_topology
 
     mesh = load_mesh(path)
     chk = check_mesh(mesh)
     assert not chk.problems and chk.nonmanifold_vertices == 0, f"{path.name}: {chk.problems}"
     cfg = _model_config(edges)
-    assert cfg.pool_res[0] < chk.num_edges <= min(edges, cfg.ninput_edges), f"{path.name}: {chk.num_edges} edges"
+    assert cfg.pool_res[0] < chk.num_edges <= min(edges, cfg.ninput_edges), (
+        f"{path.name}: {chk.num_edges} edges"
+    )
     topo, kept, _ = build_topology(mesh.vertices, mesh.faces)
     assert len(kept) == len(mesh.faces) and topo.num_edges == chk.num_edges
     extract_features(topo)
@@ -208,11 +225,14 @@ def check_file(path: Path, edges: int) -> str:
     assert not again.changed, f"{path.name}: preflight would change it: {again.actions}"
     torch.manual_seed(0)
     net = build_model(cfg)
-    model = model_from_checkpoint(checkpoint_dict(net, cfg, ["a", "b", "c"], np.zeros(5), np.ones(5)), device="cpu")
+    model = model_from_checkpoint(
+        checkpoint_dict(net, cfg, ["a", "b", "c"], np.zeros(5), np.ones(5)), device="cpu"
+    )
     rec = record(model, mesh)
     stages = [st.num_edges for st in rec.stages()]
     chi = len(mesh.vertices) - chk.num_edges + len(mesh.faces)
-    return f"{path.name}: {len(mesh.vertices)} V, {len(mesh.faces)} F, {chk.num_edges} E, genus {(2 - chi) // 2}; stages {stages}"
+    counts = f"{len(mesh.vertices)} V, {len(mesh.faces)} F, {chk.num_edges} E"
+    return f"{path.name}: {counts}, genus {(2 - chi) // 2}; stages {stages}"
 
 
 def make(names: list[str]) -> None:
@@ -223,7 +243,10 @@ def make(names: list[str]) -> None:
         for edges in SIZES:
             res = preflight(source, target_edges=edges, min_edges=_model_config(edges).pool_res[0])
             out = HERE / f"{name}_{edges}.obj"
-            header = [f"{name}_{edges}: {provenance}", "made by sample_meshes/make_samples.py (see README.md)"]
+            header = [
+                f"{name}_{edges}: {provenance}",
+                "made by sample_meshes/make_samples.py (see README.md)",
+            ]
             write_obj(out, Mesh(res.mesh.vertices, res.mesh.faces, out.stem), digits=DIGITS, header=header)
             print(f"wrote {out.name}: " + "; ".join(res.actions))
 
@@ -232,7 +255,9 @@ def main() -> int:
     """Command line: make (unless ``--check``), then check."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="only check the files on disk")
-    ap.add_argument("names", nargs="*", default=list(SOURCES), help=f"sources to make (default: all of {list(SOURCES)})")
+    ap.add_argument(
+        "names", nargs="*", default=list(SOURCES), help=f"sources to make (default: all of {list(SOURCES)})"
+    )
     args = ap.parse_args()
     if not args.check:
         make(args.names)

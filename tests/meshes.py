@@ -17,7 +17,10 @@ def tetrahedron(edge: float = 1.0) -> Mesh:
 
 def octahedron(scale: float = 1.0) -> Mesh:
     """A regular octahedron (edge length ``scale * sqrt(2)``)."""
-    v = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.float64) * scale
+    v = (
+        np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.float64)
+        * scale
+    )
     f = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]])
     return Mesh(v, f, "octahedron")
 
@@ -39,7 +42,9 @@ def torus(n_major: int = 24, n_minor: int = 12, jitter: float = 0.03, seed: int 
     u = 2 * np.pi * i / n_major
     w = 2 * np.pi * j / n_minor
     r = 0.35 * (1 + jitter * rng.standard_normal(u.shape))
-    v = np.stack([(1 + r * np.cos(w)) * np.cos(u), (1 + r * np.cos(w)) * np.sin(u), r * np.sin(w)], -1).reshape(-1, 3)
+    v = np.stack(
+        [(1 + r * np.cos(w)) * np.cos(u), (1 + r * np.cos(w)) * np.sin(u), r * np.sin(w)], -1
+    ).reshape(-1, 3)
     idx = lambda a, b: (a % n_major) * n_minor + (b % n_minor)  # noqa: E731
     faces = []
     for a in range(n_major):

@@ -27,14 +27,18 @@ def _model(tmp_path, config, name="m"):
     torch.manual_seed(0)
     net = build_model(config)
     path = tmp_path / f"{name}.pt"
-    save_checkpoint(path, checkpoint_dict(net, config, [f"c{i}" for i in range(config.nclasses)], np.zeros(5), np.ones(5)))
+    save_checkpoint(
+        path, checkpoint_dict(net, config, [f"c{i}" for i in range(config.nclasses)], np.zeros(5), np.ones(5))
+    )
     return load_model(path, device="cpu")
 
 
 # ---------------------------------------------------------------- topology
 
 
-@pytest.mark.parametrize("mesh, n_edges", [(tetrahedron(), 6), (octahedron(), 12), (icosphere(1), 120), (torus(8, 6), 144)])
+@pytest.mark.parametrize(
+    "mesh, n_edges", [(tetrahedron(), 6), (octahedron(), 12), (icosphere(1), 120), (torus(8, 6), 144)]
+)
 def test_topology_counts_and_reciprocity(mesh, n_edges):
     topo, faces, areas = build_topology(mesh.vertices, mesh.faces)
     assert topo.num_edges == n_edges
@@ -201,7 +205,9 @@ def test_pooling_below_target_and_too_small_raise():
 
 # ---------------------------------------------------------------- networks and recordings
 
-SMALL_CLS = ClassifierConfig(nclasses=4, ncf=(8, 16, 16), pool_res=(400, 300, 200), ninput_edges=480, norm="group", num_groups=4)
+SMALL_CLS = ClassifierConfig(
+    nclasses=4, ncf=(8, 16, 16), pool_res=(400, 300, 200), ninput_edges=480, norm="group", num_groups=4
+)
 SMALL_SEG = SegmenterConfig(nclasses=3, ncf=(8, 16, 16), pool_res=(400, 300), ninput_edges=480, resblocks=1)
 
 
@@ -279,11 +285,15 @@ def test_training_step_backpropagates_through_pool_and_unpool(tmp_path):
     preps = [prepare(icosphere(2, seed=s)) for s in (1, 2)]
     from meshcnn_core.mesh.features import normalize_features
 
-    x = torch.from_numpy(np.stack([normalize_features(p.features, np.zeros(5), np.ones(5), 480) for p in preps]))
+    x = torch.from_numpy(
+        np.stack([normalize_features(p.features, np.zeros(5), np.ones(5), 480) for p in preps])
+    )
     out = net(x, [p.topology for p in preps])
     loss = out.logits.square().mean()
     loss.backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters() if p.requires_grad)
+    assert all(
+        p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters() if p.requires_grad
+    )
 
 
 def test_model_too_small_mesh_is_a_mesh_error(tmp_path):
@@ -317,15 +327,29 @@ def test_import_reference_checkpoint(tmp_path):
     torch.save(_reference_names(net.state_dict()), tmp_path / "latest_net.pth")
     (tmp_path / "opt.txt").write_text(
         "------------ Options -------------\narch: mconvnet\nncf: [8, 16, 16]\npool_res: [400, 300, 200]\n"
-        "ninput_edges: 480\nnorm: group\nnum_groups: 4\nresblocks: 1\nfc_n: 100\n-------------- End ----------------\n"
+        "ninput_edges: 480\nnorm: group\nnum_groups: 4\nresblocks: 1\nfc_n: 100\n-------------- End "
+        "----------------\n"
     )
     mean, std = np.arange(5.0)[:, None] * 0.1, np.ones((5, 1)) * 2
     with open(tmp_path / "mean_std_cache.p", "wb") as fh:
         pickle.dump({"mean": mean, "std": std, "ninput_channels": 5}, fh)
     (tmp_path / "classes.txt").write_text("a\nb\nc\nd\n")
     out = tmp_path / "imported.pt"
-    rc = main(["import-reference", "--weights", str(tmp_path / "latest_net.pth"), "--opt", str(tmp_path / "opt.txt"),
-               "--mean-std", str(tmp_path / "mean_std_cache.p"), "--classes", str(tmp_path / "classes.txt"), "--out", str(out)])
+    rc = main(
+        [
+            "import-reference",
+            "--weights",
+            str(tmp_path / "latest_net.pth"),
+            "--opt",
+            str(tmp_path / "opt.txt"),
+            "--mean-std",
+            str(tmp_path / "mean_std_cache.p"),
+            "--classes",
+            str(tmp_path / "classes.txt"),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     model = load_model(out)
     assert model.class_names == ["a", "b", "c", "d"]
@@ -336,7 +360,17 @@ def test_import_reference_checkpoint(tmp_path):
     m = icosphere(2, seed=11)
     np.testing.assert_array_equal(record(model, m).logits, record(ours, m).logits)
     # without opt.txt: a one-line error, exit code 2
-    rc = main(["import-reference", "--weights", str(tmp_path / "latest_net.pth"), "--mean-std", str(tmp_path / "mean_std_cache.p"), "--out", str(out)])
+    rc = main(
+        [
+            "import-reference",
+            "--weights",
+            str(tmp_path / "latest_net.pth"),
+            "--mean-std",
+            str(tmp_path / "mean_std_cache.p"),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 2
 
 

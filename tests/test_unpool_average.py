@@ -22,9 +22,17 @@ def hand_record() -> PoolRecord:
     indices = np.array([0, 1, 2, 3, 4])
     rows = np.array([0, 0, 1, 2, 2])
     return PoolRecord(
-        target=3, priority=np.zeros(5, np.float32), kept=np.array([0, 2, 4]), groups_indptr=indptr,
-        groups_indices=indices, groups_rows=rows, occurrences=np.array([1, 2, 1, 1, 1], np.float32),
-        removed=np.array([1, 3]), removed_kind=np.array([0, 0], np.int8), topology_in=None, topology_out=None,
+        target=3,
+        priority=np.zeros(5, np.float32),
+        kept=np.array([0, 2, 4]),
+        groups_indptr=indptr,
+        groups_indices=indices,
+        groups_rows=rows,
+        occurrences=np.array([1, 2, 1, 1, 1], np.float32),
+        removed=np.array([1, 3]),
+        removed_kind=np.array([0, 0], np.int8),
+        topology_in=None,
+        topology_out=None,
     )
 
 

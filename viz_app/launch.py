@@ -14,20 +14,29 @@ __all__ = ["main", "streamlit_argv"]
 
 # The same settings as .streamlit/config.toml (which Streamlit reads only from the current folder).
 SERVER_FLAGS = (
-    "--server.headless", "true",
-    "--server.maxUploadSize", "50",
-    "--server.maxMessageSize", "200",
-    "--server.fileWatcherType", "none",
-    "--server.runOnSave", "false",
-    "--browser.gatherUsageStats", "false",
-    "--client.showErrorDetails", "none",
-    "--client.toolbarMode", "viewer",
-    "--theme.base", "light",
+    "--server.headless",
+    "true",
+    "--server.maxUploadSize",
+    "50",
+    "--server.maxMessageSize",
+    "200",
+    "--server.fileWatcherType",
+    "none",
+    "--server.runOnSave",
+    "false",
+    "--browser.gatherUsageStats",
+    "false",
+    "--client.showErrorDetails",
+    "none",
+    "--client.toolbarMode",
+    "viewer",
+    "--theme.base",
+    "light",
 )
 
 
 def streamlit_argv(args: list[str]) -> list[str]:
-    """The ``streamlit`` command line for ``meshcnn-explorer args`` (``--port``/``--address`` pass through)."""
+    """The ``streamlit`` command line for ``meshcnn-explorer args`` (``--port``, ``--address`` pass on)."""
     app = Path(__file__).resolve().parent / "app.py"
     out = ["streamlit", "run", str(app), *SERVER_FLAGS]
     it = iter(args)

@@ -44,9 +44,7 @@ def edge_points(topo: MeshTopology) -> np.ndarray:
     second = contains(ec, eb[:, 1]).astype(np.int64)
     third = contains(ee, ed[:, 1]).astype(np.int64)
     rows = np.arange(len(edges))
-    return np.stack(
-        [ea[rows, first], ea[rows, 1 - first], eb[rows, second], ed[rows, third]], axis=1
-    )
+    return np.stack([ea[rows, first], ea[rows, 1 - first], eb[rows, second], ed[rows, third]], axis=1)
 
 
 def _unit_by(x: np.ndarray) -> np.ndarray:
@@ -106,7 +104,9 @@ def pad_features(features: np.ndarray, num_edges: int) -> np.ndarray:
     """Zero-pad ``(C, E)`` features to ``(C, num_edges)`` (MeshCNN pads before normalizing)."""
     c, e = features.shape
     if e > num_edges:
-        raise MeshError(f"the mesh has {e} edges, more than the model's {num_edges} input edges; simplify it first")
+        raise MeshError(
+            f"the mesh has {e} edges, more than the model's {num_edges} input edges; simplify it first"
+        )
     out = np.zeros((c, num_edges), dtype=features.dtype)
     out[:, :e] = features
     return out

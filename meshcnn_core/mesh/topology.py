@@ -70,8 +70,13 @@ class MeshTopology:
 
     def __post_init__(self) -> None:
         for name, dtype in (
-            ("edges", np.int64), ("gemm", np.int64), ("sides", np.int64), ("ve_indptr", np.int64),
-            ("ve_indices", np.int64), ("positions", np.float64), ("vertex_mask", np.bool_),
+            ("edges", np.int64),
+            ("gemm", np.int64),
+            ("sides", np.int64),
+            ("ve_indptr", np.int64),
+            ("ve_indices", np.int64),
+            ("positions", np.float64),
+            ("vertex_mask", np.bool_),
             ("edge_ids", np.int64),
         ):
             object.__setattr__(self, name, _frozen(getattr(self, name), dtype))
@@ -200,8 +205,14 @@ def _build(vertices: np.ndarray, faces: np.ndarray) -> BuiltTopology:
     ve_indices = np.arange(ne).repeat(2)[ve_order]
     ve_indptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=nv))])
     topo = MeshTopology(
-        edges=edges, gemm=gemm, sides=sides, ve_indptr=ve_indptr, ve_indices=ve_indices,
-        positions=vertices, vertex_mask=np.ones(nv, dtype=bool), edge_ids=np.arange(ne),
+        edges=edges,
+        gemm=gemm,
+        sides=sides,
+        ve_indptr=ve_indptr,
+        ve_indices=ve_indices,
+        positions=vertices,
+        vertex_mask=np.ones(nv, dtype=bool),
+        edge_ids=np.arange(ne),
     )
     return BuiltTopology(topo, faces, edge_area)
 
@@ -223,7 +234,9 @@ def build_topology(vertices: np.ndarray, faces: np.ndarray) -> BuiltTopology:
     Raises:
         MeshError: NaN/inf coordinates, bad vertex ids, zero-area faces, no faces.
     """
-    v = np.array(vertices, dtype=np.float64, order="C", copy=True)  # own copies: callers' arrays stay writable
+    v = np.array(
+        vertices, dtype=np.float64, order="C", copy=True
+    )  # own copies: callers' arrays stay writable
     f = np.array(faces, dtype=np.int64, order="C", copy=True)
     if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
         raise MeshError(f"expected vertices (V, 3) and triangle faces (F, 3), got {v.shape} and {f.shape}")

@@ -27,7 +27,9 @@ def unpool_features(x: torch.Tensor, records: Sequence[PoolRecord], target: int)
     weights = np.concatenate([(np.float32(1.0) / r.occurrences[r.groups_indices]) for r in records])
     dev = x.device
     flat = x.permute(0, 2, 1).reshape(b * e_pad, c)  # (B*E_out_pad, C)
-    src = flat.index_select(0, torch.from_numpy(rows).to(dev)) * torch.from_numpy(weights).to(dev, x.dtype).unsqueeze(1)
+    src = flat.index_select(0, torch.from_numpy(rows).to(dev)) * torch.from_numpy(weights).to(
+        dev, x.dtype
+    ).unsqueeze(1)
     out = flat.new_zeros(b * target, c).index_add_(0, torch.from_numpy(cols).to(dev), src)  # (B*target, C)
     return out.view(b, target, c).permute(0, 2, 1)  # (B, C, target)
 
