@@ -8,6 +8,22 @@ Run::
     torchrun --nproc_per_node 2 -m meshcnn_core.train configs/shrec16.json   # DistributedDataParallel
     python -m meshcnn_core.train export runs/shrec16/best.pt checkpoints/shrec16_classifier.pt
 
+Several processes (``torchrun``, DistributedDataParallel: gloo on CPU, NCCL on GPUs; see the
+README for several machines) train the same run as one process would:
+
+* ``batch_size`` is the *global* batch of one optimizer step; each of the ``W`` processes takes
+  ``batch_size / W`` meshes (W must divide it). DDP averages the gradients of equal-sized shares,
+  which is the gradient of the whole batch, so the learning rate and its schedule stay as
+  configured and a run can be resumed with another world size. (The classifier's BatchNorm
+  computes its statistics per process, over ``batch_size / W`` meshes.)
+* The augmented copy each mesh uses in an epoch depends on ``(seed, epoch, mesh)`` only, not on the
+  world size or rank. Each machine caches the copies its processes read in its own ``cache_dir``
+  (processes sharing a folder write atomically).
+* Only rank 0 evaluates, prints and writes checkpoints.
+
+Batches are loaded and collated in a worker process (``workers``, default 1) while the step
+runs; the batches are the same as with ``workers: 0``.
+
 Every epoch appends ``{epoch, loss, train_acc, test_acc, lr, epoch_seconds, epoch_cpu_seconds}`` to
 ``<out_dir>/metrics.jsonl`` and saves ``last.pt`` (model, optimizer, scheduler, epoch, RNG state,
 metrics) atomically; ``best.pt`` holds the best test accuracy so far. The learning rate follows
@@ -19,12 +35,14 @@ The config (all keys but ``data`` optional)::
      "model": {"ncf": [...], "pool_res": [...], "ninput_edges": 750, ...},   # the network config
      "augment": {"scale_verts": false, "flip_edges": 0.2, "slide_verts": 0.2}, "num_aug": 20,
      "lr": 2e-4, "beta1": 0.9, "batch_size": 16, "niter": 100, "niter_decay": 100,
-     "seed": 0, "threads": 1, "cache_dir": null}
+     "seed": 0, "threads": 1, "cache_dir": null, "workers": 1}
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import functools
 import json
 import math
 import os
@@ -40,12 +58,31 @@ import torch.nn.functional as F
 
 from .checkpoint import build_model, checkpoint_dict, save_checkpoint
 from .data.augment import AugmentConfig
-from .data.datasets import Batch, MeshDataset, collate, compute_mean_std, default_cache_dir, scan_dataset
+from .data.datasets import (
+    Batch,
+    MeshDataset,
+    check_labels,
+    collate,
+    compute_mean_std,
+    default_cache_dir,
+    scan_dataset,
+)
+from .device import pick_device
 from .errors import MeshCNNError
 from .nn.classifier import ClassifierConfig
 from .nn.segmenter import SegmenterConfig
 
-__all__ = ["TrainConfig", "load_config", "train", "export", "main", "seg_accuracy", "lr_lambda"]
+__all__ = [
+    "TrainConfig",
+    "load_config",
+    "train",
+    "export",
+    "main",
+    "seg_accuracy",
+    "lr_lambda",
+    "keep_freed_memory",
+    "per_process_batch",
+]
 
 
 @dataclass
@@ -69,6 +106,7 @@ class TrainConfig:
     cache_dir: str | None = None
     device: str | None = None
     init_from: str | None = None  # warm start: weights + normalization of this checkpoint (fresh optimizer)
+    workers: int = 1  # data-loading worker processes (0: load in the training process)
 
     @property
     def epochs(self) -> int:
@@ -96,6 +134,20 @@ def lr_lambda(niter: int, niter_decay: int):
 
 
 # ---------------------------------------------------------------- distributed helpers
+
+
+def per_process_batch(batch_size: int, world: int) -> int:
+    """Each process's share of the global batch.
+
+    Raises:
+        ValueError: ``world`` does not divide ``batch_size``.
+    """
+    if batch_size % world:
+        raise ValueError(
+            f"the world size {world} does not divide batch_size {batch_size}: use a batch_size that "
+            f"is a multiple of {world}, or another number of processes"
+        )
+    return batch_size // world
 
 
 def setup_distributed() -> tuple[int, int]:
@@ -150,14 +202,52 @@ def seg_accuracy(logits: torch.Tensor, batch: Batch) -> tuple[float, float]:
     return soft_sum, hard_sum
 
 
-def make_loader(dataset: MeshDataset, cfg: TrainConfig, mean, std, ninput: int, *, shuffle: bool,
-                sampler=None, epoch: int = 0) -> torch.utils.data.DataLoader:
-    """A single-process loader (the cached copies load in about a millisecond each)."""
+def make_loader(
+    dataset: MeshDataset,
+    cfg: TrainConfig,
+    mean,
+    std,
+    ninput: int,
+    *,
+    shuffle: bool,
+    sampler=None,
+    epoch: int = 0,
+    batch_size: int | None = None,
+) -> torch.utils.data.DataLoader:
+    """Batches of ``batch_size`` meshes (default ``cfg.batch_size``).
+
+    ``cfg.workers`` worker processes load and collate the next batches while the step runs (0: in
+    this process); the batches and their order do not depend on it.
+    """
     g = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+    workers = max(0, int(cfg.workers))
     return torch.utils.data.DataLoader(
-        dataset, batch_size=cfg.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-        generator=g, num_workers=0, collate_fn=lambda s: collate(s, mean, std, ninput),
+        dataset,
+        batch_size=batch_size or cfg.batch_size,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
+        generator=g,
+        num_workers=workers,
+        prefetch_factor=2 if workers else None,
+        collate_fn=functools.partial(collate, mean=mean, std=std, ninput_edges=ninput),
     )
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the system.
+
+    A training step allocates and frees tensors of tens of MB; by default glibc maps each one
+    fresh (``mmap``) and unmaps it when freed, so every large tensor pays page faults again (a
+    gather into a fresh buffer measured 5x slower than into a reused one). With mmap off and a
+    high trim threshold the freed blocks stay in the heap: the process keeps its peak memory, and
+    results are unchanged. Returns False (and does nothing) off glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
 
 
 def loss_and_correct(net, batch: Batch, task: str, device) -> tuple[torch.Tensor, float, int]:
@@ -197,16 +287,27 @@ def evaluate_split(net, loader, task: str, device) -> dict:
 def rng_state() -> dict:
     """Torch and numpy global RNG states as plain tensors/lists (weights_only-loadable)."""
     _, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "numpy": [int(k) for k in keys], "numpy_pos": int(pos),
-            "numpy_gauss": [int(has_gauss), float(gauss)]}
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": [int(k) for k in keys],
+        "numpy_pos": int(pos),
+        "numpy_gauss": [int(has_gauss), float(gauss)],
+    }
 
 
 def set_rng_state(state: dict) -> None:
     """Restore :func:`rng_state`."""
     torch.set_rng_state(state["torch"])
     has_gauss, gauss = state["numpy_gauss"]
-    np.random.set_state(("MT19937", np.asarray(state["numpy"], dtype=np.uint32), int(state["numpy_pos"]),
-                         int(has_gauss), float(gauss)))
+    np.random.set_state(
+        (
+            "MT19937",
+            np.asarray(state["numpy"], dtype=np.uint32),
+            int(state["numpy_pos"]),
+            int(has_gauss),
+            float(gauss),
+        )
+    )
 
 
 def append_metrics(path: Path, row: dict) -> None:
@@ -224,45 +325,103 @@ def tensorboard_writer(out_dir: Path):
     return SummaryWriter(str(out_dir / "tb"))
 
 
+def _check_same_network(
+    ck: dict, name: str, what: str, mcfg: ClassifierConfig | SegmenterConfig, class_names: list[str]
+) -> None:
+    """Raise a one-line ValueError unless checkpoint ``ck`` has the run's network config and classes."""
+    args = asdict(mcfg)
+    args["ncf"], args["pool_res"] = list(args["ncf"]), list(args["pool_res"])
+    if ck.get("model_args") != args:
+        raise ValueError(
+            f"{what}: {name} was trained with another network config "
+            f"({ck.get('model_args')}); this run's is {args}"
+        )
+    if [str(c) for c in ck.get("class_names", [])] != [str(c) for c in class_names]:
+        raise ValueError(f"{what}: {name} has classes {ck.get('class_names')}, the data set {class_names}")
+
+
+def _load_checkpoint(path: Path, what: str) -> dict:
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, not a torch file, or not weights-only loadable
+        raise ValueError(f"{what}: cannot read {path} as a checkpoint ({type(exc).__name__})") from None
+    if not isinstance(ck, dict):
+        raise ValueError(f"{what}: {path} is not a training checkpoint")
+    return ck
+
+
 def load_warm_start(path: str, mcfg: ClassifierConfig | SegmenterConfig, class_names: list[str]) -> dict:
     """The checkpoint a run starts from (``init_from``), checked against the run's network and classes."""
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"init_from: no such checkpoint {path}")
-    ck = torch.load(p, map_location="cpu", weights_only=True)
-    args = asdict(mcfg)
-    args["ncf"], args["pool_res"] = list(args["ncf"]), list(args["pool_res"])
-    if ck.get("model_args") != args:
-        raise ValueError(f"init_from: {p.name} was trained with another network config "
-                         f"({ck.get('model_args')}); this run's is {args}")
-    if [str(c) for c in ck.get("class_names", [])] != [str(c) for c in class_names]:
-        raise ValueError(f"init_from: {p.name} has classes {ck.get('class_names')}, the data set {class_names}")
+    ck = _load_checkpoint(p, "init_from")
+    _check_same_network(ck, p.name, "init_from", mcfg, class_names)
+    return ck
+
+
+def load_resume(path: Path, mcfg: ClassifierConfig | SegmenterConfig, class_names: list[str]) -> dict:
+    """The run's own ``last.pt``, checked against the run's network and classes (``--resume``)."""
+    ck = _load_checkpoint(path, "resume")
+    missing = [
+        k for k in ("model", "optimizer", "scheduler", "epoch", "best", "metrics", "rng") if k not in ck
+    ]
+    if missing:
+        raise ValueError(f"resume: {path} is not a training checkpoint (no {', '.join(missing)})")
+    try:
+        _check_same_network(ck, str(path), "resume", mcfg, class_names)
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}; it belongs to another config: use another out_dir, or drop --resume"
+        ) from None
     return ck
 
 
 # ---------------------------------------------------------------- the training loop
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, stop_epoch: int | None = None, progress: bool = True) -> dict:
+def train(
+    cfg: TrainConfig, *, resume: bool = False, stop_epoch: int | None = None, progress: bool = True
+) -> dict:
     """Train (or resume) the run described by ``cfg``. Returns the last epoch's metrics."""
+    local_batch = per_process_batch(
+        cfg.batch_size, int(os.environ.get("WORLD_SIZE", "1"))
+    )  # before any setup
+    if not Path(cfg.data).is_dir():
+        raise ValueError(
+            f'the config\'s data set {cfg.data} does not exist (set "data" in the config, or --data)'
+        )
+    device = pick_device(cfg.device)
+    if device.type == "cuda" and device.index is None:  # one GPU per process under torchrun
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
     rank, world = setup_distributed()
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.set_num_threads(cfg.threads if cfg.threads > 0 else (os.cpu_count() or 1))
-    device = torch.device(cfg.device) if cfg.device else (
-        torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if torch.cuda.is_available() else torch.device("cpu"))
+    keep_freed_memory()
     out_dir = Path(cfg.out_dir)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
 
     info = scan_dataset(cfg.data)
     mcfg = model_config(info.task, info.nclasses, cfg.model)
     aug = AugmentConfig(**cfg.augment)
-    train_set = MeshDataset(info, "train", augment=aug, num_aug=cfg.num_aug, cache_dir=cache_dir, seed=cfg.seed,
-                            keep_original=cfg.keep_original)
+    train_set = MeshDataset(
+        info,
+        "train",
+        augment=aug,
+        num_aug=cfg.num_aug,
+        cache_dir=cache_dir,
+        seed=cfg.seed,
+        keep_original=cfg.keep_original,
+    )
     test_set = MeshDataset(info, "test", cache_dir=cache_dir, seed=cfg.seed)
+    if info.task == "segmentation":  # every label file against its mesh, before any training
+        check_labels(train_set)
+        check_labels(test_set)
     ck = None
     if resume and (out_dir / "last.pt").is_file():
-        ck = torch.load(out_dir / "last.pt", map_location="cpu", weights_only=True)
+        ck = load_resume(out_dir / "last.pt", mcfg, info.class_names)
     init = None
     if ck is None and cfg.init_from:
         init = load_warm_start(cfg.init_from, mcfg, info.class_names)
@@ -295,16 +454,22 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_epoch: int | None = No
             group["lr"] = base * factor
     model = net
     if world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+        model = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None
+        )
 
     if is_main(rank):
         out_dir.mkdir(parents=True, exist_ok=True)
         if resume:  # the checkpoint's history is authoritative (a stop may fall between the two writes)
             (out_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
         (out_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
-        print(f"{info.task}: {len(train_set)} train / {len(test_set)} test meshes, {info.nclasses} classes; "
-              f"epochs {start} -> {stop_epoch or cfg.epochs} of {cfg.epochs}; world {world}; "
-              f"threads {torch.get_num_threads()}; cache {cache_dir}", flush=True)
+        print(
+            f"{info.task}: {len(train_set)} train / {len(test_set)} test meshes, {info.nclasses} classes; "
+            f"epochs {start} -> {stop_epoch or cfg.epochs} of {cfg.epochs}; world {world} "
+            f"(batch {cfg.batch_size} = {world} x {local_batch}); "
+            f"threads {torch.get_num_threads()}; cache {cache_dir}",
+            flush=True,
+        )
     writer = tensorboard_writer(out_dir) if is_main(rank) else None
     test_loader = make_loader(test_set, cfg, mean, std, mcfg.ninput_edges, shuffle=False)
     end = min(stop_epoch or cfg.epochs, cfg.epochs)
@@ -314,16 +479,30 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_epoch: int | None = No
         train_set.set_epoch(epoch)
         sampler = None
         if world > 1:
-            sampler = torch.utils.data.distributed.DistributedSampler(train_set, world, rank, shuffle=True, seed=cfg.seed)
+            sampler = torch.utils.data.distributed.DistributedSampler(
+                train_set, world, rank, shuffle=True, seed=cfg.seed
+            )
             sampler.set_epoch(epoch)
-        loader = make_loader(train_set, cfg, mean, std, mcfg.ninput_edges, shuffle=True, sampler=sampler, epoch=epoch)
+        loader = make_loader(
+            train_set,
+            cfg,
+            mean,
+            std,
+            mcfg.ninput_edges,
+            shuffle=True,
+            sampler=sampler,
+            epoch=epoch,
+            batch_size=local_batch,
+        )
         loss_sum = correct = count = 0.0
         steps = 0
         bar = loader
         if progress and is_main(rank):
             from tqdm import tqdm
 
-            bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=2.0, file=sys.stdout)
+            bar = tqdm(
+                loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=2.0, file=sys.stdout
+            )
         model.train()
         for batch in bar:
             loss, c, k = loss_and_correct(model, batch, info.task, device)
@@ -337,8 +516,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_epoch: int | None = No
         lr = opt.param_groups[0]["lr"]
         sched.step()
         loss_sum, steps, correct, count = all_reduce_sum([loss_sum, steps, correct, count], world)
-        row = {"epoch": epoch + 1, "loss": loss_sum / max(steps, 1), "train_acc": correct / max(count, 1),
-               "lr": lr}
+        row = {
+            "epoch": epoch + 1,
+            "loss": loss_sum / max(steps, 1),
+            "train_acc": correct / max(count, 1),
+            "lr": lr,
+        }
         if is_main(rank):
             row.update(evaluate_split(net, test_loader, info.task, device))
             row["epoch_seconds"] = round(time.time() - t0, 2)
@@ -350,18 +533,39 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_epoch: int | None = No
                 for k, v in row.items():
                     if isinstance(v, (int, float)) and k != "epoch":
                         writer.add_scalar(k, v, epoch + 1)
-            meta = {"dataset": str(cfg.data), "task": info.task, "epochs_done": epoch + 1,
-                    "init_from": cfg.init_from, "init_history": init_history,
-                    "epochs_planned": cfg.epochs, "train_config": asdict(cfg), "last_metrics": row}
+            meta = {
+                "dataset": str(cfg.data),
+                "task": info.task,
+                "epochs_done": epoch + 1,
+                "init_from": cfg.init_from,
+                "init_history": init_history,
+                "epochs_planned": cfg.epochs,
+                "train_config": asdict(cfg),
+                "last_metrics": row,
+            }
             is_best = row["test_acc"] > best
             best = max(best, row["test_acc"])
-            ck = checkpoint_dict(net, mcfg, info.class_names, mean, std, metadata=meta,
-                                 optimizer=opt.state_dict(), scheduler=sched.state_dict(), epoch=epoch + 1,
-                                 best=best, metrics=history, rng=rng_state())
+            ck = checkpoint_dict(
+                net,
+                mcfg,
+                info.class_names,
+                mean,
+                std,
+                metadata=meta,
+                optimizer=opt.state_dict(),
+                scheduler=sched.state_dict(),
+                epoch=epoch + 1,
+                best=best,
+                metrics=history,
+                rng=rng_state(),
+            )
             save_checkpoint(out_dir / "last.pt", ck)
             if is_best:
                 save_checkpoint(out_dir / "best.pt", ck)
-            print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+            print(
+                " ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
+                flush=True,
+            )
         if world > 1:
             dist.barrier()
     if writer is not None:
@@ -374,7 +578,17 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_epoch: int | None = No
 # ---------------------------------------------------------------- export
 
 
-SHIPPED_KEYS = ("format", "format_version", "arch", "model_args", "model", "class_names", "mean", "std", "metadata")
+SHIPPED_KEYS = (
+    "format",
+    "format_version",
+    "arch",
+    "model_args",
+    "model",
+    "class_names",
+    "mean",
+    "std",
+    "metadata",
+)
 
 
 def export(src: str | os.PathLike, dst: str | os.PathLike) -> dict:
@@ -426,8 +640,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     try:
-        cfg = load_config(a.config, niter=a.niter, niter_decay=a.niter_decay, data=a.data, out_dir=a.out_dir,
-                          cache_dir=a.cache_dir, threads=a.threads)
+        cfg = load_config(
+            a.config,
+            niter=a.niter,
+            niter_decay=a.niter_decay,
+            data=a.data,
+            out_dir=a.out_dir,
+            cache_dir=a.cache_dir,
+            threads=a.threads,
+        )
         if a.resume and (Path(cfg.out_dir) / "config.json").is_file():
             saved = json.loads((Path(cfg.out_dir) / "config.json").read_text())
             for k in ("niter", "niter_decay"):  # resume keeps the run's schedule unless overridden

@@ -64,14 +64,34 @@ def seg_root(tmp_path_factory) -> Path:
     return root
 
 
-CLS_MODEL = {"ncf": [8, 16], "pool_res": [100, 80], "ninput_edges": 130, "norm": "group", "num_groups": 4,
-             "resblocks": 1, "fc_n": 16}
+CLS_MODEL = {
+    "ncf": [8, 16],
+    "pool_res": [100, 80],
+    "ninput_edges": 130,
+    "norm": "group",
+    "num_groups": 4,
+    "resblocks": 1,
+    "fc_n": 16,
+}
 SEG_MODEL = {"ncf": [8, 16], "pool_res": [90], "ninput_edges": 130, "resblocks": 1}
 
 
 def _cfg(root: Path, out: Path, cache: Path, model: dict, **kw) -> TrainConfig:
-    base = dict(data=str(root), name="tiny", out_dir=str(out), model=model, augment={"flip_edges": 0.2, "slide_verts": 0.2},
-                num_aug=2, lr=5e-3, batch_size=4, niter=3, niter_decay=1, seed=0, threads=1, cache_dir=str(cache))
+    base = dict(
+        data=str(root),
+        name="tiny",
+        out_dir=str(out),
+        model=model,
+        augment={"flip_edges": 0.2, "slide_verts": 0.2},
+        num_aug=2,
+        lr=5e-3,
+        batch_size=4,
+        niter=3,
+        niter_decay=1,
+        seed=0,
+        threads=1,
+        cache_dir=str(cache),
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -163,8 +183,14 @@ def test_cache_is_keyed_by_content_and_settings(cls_root, tmp_path):
         copies.add(ds.copy_index(0))
         ds[0]
     assert copies == {0, 1, 2} and len(list(tmp_path.glob("*.npz"))) == 3
-    other = MeshDataset(info, "train", augment=AugmentConfig(flip_edges=0.1), num_aug=3, cache_dir=tmp_path,
-                        keep_original=False)
+    other = MeshDataset(
+        info,
+        "train",
+        augment=AugmentConfig(flip_edges=0.1),
+        num_aug=3,
+        cache_dir=tmp_path,
+        keep_original=False,
+    )
     other[0]
     assert len(list(tmp_path.glob("*.npz"))) == 4  # other settings: a new entry, never a stale one
 
@@ -215,11 +241,20 @@ def test_training_lowers_the_loss_and_resume_continues(cls_root, tmp_path):
 
 
 def test_segmentation_training_and_evaluate_output(seg_root, tmp_path, capsys):
-    cfg = _cfg(seg_root, tmp_path / "s", tmp_path / "cache", SEG_MODEL, augment={"slide_verts": 0.2},
-               niter=3, niter_decay=0)
+    cfg = _cfg(
+        seg_root,
+        tmp_path / "s",
+        tmp_path / "cache",
+        SEG_MODEL,
+        augment={"slide_verts": 0.2},
+        niter=3,
+        niter_decay=0,
+    )
     train(cfg, progress=False)
     rows = _metrics(tmp_path / "s")
-    assert rows[-1]["loss"] < rows[0]["loss"] and 0 <= rows[-1]["test_acc"] <= 1 and "test_acc_hard" in rows[-1]
+    assert (
+        rows[-1]["loss"] < rows[0]["loss"] and 0 <= rows[-1]["test_acc"] <= 1 and "test_acc_hard" in rows[-1]
+    )
     capsys.readouterr()
     shipped = tmp_path / "seg.pt"
     export(tmp_path / "s" / "best.pt", shipped)
@@ -228,7 +263,9 @@ def test_segmentation_training_and_evaluate_output(seg_root, tmp_path, capsys):
     assert [r["epoch"] for r in ck["metadata"]["history"]] == [1, 2, 3]  # the whole run, from last.pt
     model = load_model(shipped)
     assert model.task == "segmentation" and model.class_names == ["1", "2"]
-    code = evaluate_main(["--model", str(shipped), "--data", str(seg_root), "--cache-dir", str(tmp_path / "cache")])
+    code = evaluate_main(
+        ["--model", str(shipped), "--data", str(seg_root), "--cache-dir", str(tmp_path / "cache")]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "split: test (2 meshes)" in out and "accuracy: " in out and "hard_edge_accuracy: " in out
@@ -262,8 +299,13 @@ def _free_port() -> int:
 
 
 def _ddp_worker(rank: int, world: int, port: int, cfg: TrainConfig) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
     train(cfg, progress=False)
 
 
@@ -275,3 +317,109 @@ def test_ddp_two_gloo_processes(cls_root, tmp_path):
     assert [r["epoch"] for r in rows] == [1, 2]  # rank 0 alone writes
     assert sorted(p.name for p in out.glob("*.pt")) == ["best.pt", "last.pt"]
     assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 2
+
+
+# ---------------------------------------------------------------- loader, world size, warm start
+
+
+def test_prefetching_loader_gives_the_same_batches(cls_root, tmp_path):
+    from meshcnn_core.train import make_loader
+
+    info = scan_dataset(cls_root)
+    ds = MeshDataset(info, "train", augment=AugmentConfig(flip_edges=0.2), num_aug=2, cache_dir=tmp_path)
+    ds.set_epoch(3)
+    runs = []
+    for workers in (0, 1):
+        cfg = _cfg(cls_root, tmp_path / "x", tmp_path, CLS_MODEL, workers=workers)
+        runs.append(list(make_loader(ds, cfg, np.zeros(5), np.ones(5), 130, shuffle=True, epoch=3)))
+    assert [b.names for b in runs[0]] == [b.names for b in runs[1]] and len(runs[0]) == 3
+    assert all(torch.equal(a.x, b.x) and torch.equal(a.labels, b.labels) for a, b in zip(*runs))
+
+
+def test_per_process_batch_splits_the_global_batch():
+    from meshcnn_core.train import per_process_batch
+
+    assert [per_process_batch(12, w) for w in (1, 2, 3, 4, 6)] == [12, 6, 4, 3, 2]
+    with pytest.raises(ValueError, match="world size 5 does not divide batch_size 12"):
+        per_process_batch(12, 5)
+
+
+def test_warm_start_checks_network_and_classes(cls_root, tmp_path):
+    from meshcnn_core.train import load_warm_start, model_config
+
+    train(
+        _cfg(cls_root, tmp_path / "w", tmp_path / "cache", CLS_MODEL, niter=1, niter_decay=0), progress=False
+    )
+    ck_path = str(tmp_path / "w" / "last.pt")
+    mcfg = model_config("classification", 2, CLS_MODEL)
+    assert load_warm_start(ck_path, mcfg, ["sphere", "torus"])["epoch"] == 1
+    with pytest.raises(ValueError, match="another network config"):
+        load_warm_start(
+            ck_path, model_config("classification", 2, {**CLS_MODEL, "fc_n": 8}), ["sphere", "torus"]
+        )
+    with pytest.raises(ValueError, match="has classes"):
+        load_warm_start(ck_path, mcfg, ["a", "b"])
+    cfg = _cfg(
+        cls_root, tmp_path / "w2", tmp_path / "cache", CLS_MODEL, niter=1, niter_decay=0, init_from=ck_path
+    )
+    train(cfg, progress=False)
+    meta = torch.load(tmp_path / "w2" / "last.pt", weights_only=True)["metadata"]
+    assert meta["init_from"] == ck_path
+
+
+# ---------------------------------------------------------------- bad input: one line, exit 2
+
+
+def _main_error(argv: list[str], capsys) -> str:
+    from meshcnn_core.train import main
+
+    capsys.readouterr()
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def _write_config(path: Path, cfg: TrainConfig) -> str:
+    from dataclasses import asdict
+
+    path.write_text(json.dumps(asdict(cfg)))
+    return str(path)
+
+
+def test_config_naming_a_missing_data_set(cls_root, tmp_path, capsys):
+    cfg = _cfg(tmp_path / "no_such_set", tmp_path / "o", tmp_path / "cache", CLS_MODEL)
+    line = _main_error([_write_config(tmp_path / "c.json", cfg), "--no-progress"], capsys)
+    assert "no_such_set does not exist" in line and not (tmp_path / "o").exists()
+
+
+def test_label_files_that_do_not_match_the_meshes(seg_root, tmp_path, capsys):
+    import shutil
+
+    bad = tmp_path / "seg_bad"
+    shutil.copytree(seg_root, bad)
+    eseg = bad / "seg" / "t101.eseg"  # a test mesh: caught before any training
+    eseg.write_text("\n".join(eseg.read_text().split()[:-5]) + "\n")
+    cfg = _cfg(bad, tmp_path / "o", tmp_path / "cache", SEG_MODEL, niter=1, niter_decay=0)
+    line = _main_error([_write_config(tmp_path / "c.json", cfg), "--no-progress"], capsys)
+    assert "seg/t101.eseg has 115 labels but test/t101.obj has 120 edges" in line and "do not match" in line
+    assert not (tmp_path / "o" / "last.pt").exists()
+
+
+def test_resume_from_a_checkpoint_of_another_config(cls_root, tmp_path, capsys):
+    out = tmp_path / "r"
+    train(_cfg(cls_root, out, tmp_path / "cache", CLS_MODEL, niter=1, niter_decay=0), progress=False)
+    before = (out / "last.pt").read_bytes()
+    other = _cfg(cls_root, out, tmp_path / "cache", {**CLS_MODEL, "ncf": [8, 8]}, niter=2, niter_decay=0)
+    line = _main_error([_write_config(tmp_path / "c.json", other), "--resume", "--no-progress"], capsys)
+    assert "resume:" in line and "another network config" in line and "another out_dir" in line
+    assert (out / "last.pt").read_bytes() == before  # untouched
+
+
+def test_world_size_that_does_not_divide_the_batch(cls_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "3")  # checked before any process group is set up
+    cfg = _cfg(cls_root, tmp_path / "o", tmp_path / "cache", CLS_MODEL, batch_size=4)
+    line = _main_error([_write_config(tmp_path / "c.json", cfg), "--no-progress"], capsys)
+    assert "world size 3 does not divide batch_size 4" in line

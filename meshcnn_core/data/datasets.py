@@ -37,8 +37,15 @@ from ..mesh.topology import MeshTopology, build_topology
 from .augment import AUGMENT_VERSION, AugmentConfig, augment
 
 __all__ = [
-    "DatasetInfo", "Sample", "Batch", "MeshDataset", "scan_dataset", "compute_mean_std", "collate",
+    "DatasetInfo",
+    "Sample",
+    "Batch",
+    "MeshDataset",
+    "scan_dataset",
+    "compute_mean_std",
+    "collate",
     "default_cache_dir",
+    "check_labels",
 ]
 
 CACHE_VERSION = 1
@@ -104,7 +111,9 @@ def scan_dataset(root: str | os.PathLike) -> DatasetInfo:
         if not classes:
             raise MeshError(f"{root}: no classes.txt and no labels in seg/*.eseg")
         return DatasetInfo(root, "segmentation", [str(c) for c in classes], files, {}, int(classes[0]))
-    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and ((d / "train").is_dir() or (d / "test").is_dir()))
+    class_dirs = sorted(
+        d for d in root.iterdir() if d.is_dir() and ((d / "train").is_dir() or (d / "test").is_dir())
+    )
     if not class_dirs:
         raise MeshError(
             f"{root}: neither a classification layout (<class>/train|test/*.obj) nor a segmentation "
@@ -144,8 +153,13 @@ class Sample:
 def _cache_key(path: Path, aug: AugmentConfig | None, copy: int, seed: int) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(path.read_bytes())
-    settings = {"aug": aug.as_dict() if aug else None, "copy": copy, "seed": seed,
-                "augment_version": AUGMENT_VERSION, "cache_version": CACHE_VERSION}
+    settings = {
+        "aug": aug.as_dict() if aug else None,
+        "copy": copy,
+        "seed": seed,
+        "augment_version": AUGMENT_VERSION,
+        "cache_version": CACHE_VERSION,
+    }
     h.update(json.dumps(settings, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -208,8 +222,15 @@ class MeshDataset(torch.utils.data.Dataset):
     """
 
     def __init__(
-        self, info: DatasetInfo, split: str, *, augment: AugmentConfig | None = None, num_aug: int = 1,
-        cache_dir: str | os.PathLike | None = None, seed: int = 0, keep_original: bool = True,
+        self,
+        info: DatasetInfo,
+        split: str,
+        *,
+        augment: AugmentConfig | None = None,
+        num_aug: int = 1,
+        cache_dir: str | os.PathLike | None = None,
+        seed: int = 0,
+        keep_original: bool = True,
     ) -> None:
         if split not in info.files:
             raise MeshError(f"unknown split {split!r} (expected train or test)")
@@ -238,7 +259,9 @@ class MeshDataset(torch.utils.data.Dataset):
         path = self.files[index]
         copy = self.copy_index(index)
         aug = None if copy == 0 and self.keep_original else self.augment
-        topo, feats, areas = load_prepared(path, aug, copy if aug is not None else 0, self.seed, self.cache_dir)
+        topo, feats, areas = load_prepared(
+            path, aug, copy if aug is not None else 0, self.seed, self.cache_dir
+        )
         if self.info.task == "classification":
             return Sample(topo, feats, areas, int(self.info.labels[self.split][index]), None, path.stem)
         hard, soft = self._seg_labels(path, topo.num_edges)
@@ -249,9 +272,18 @@ class MeshDataset(torch.utils.data.Dataset):
         seg = root / "seg" / f"{path.stem}.eseg"
         if not seg.is_file():
             raise MeshError(f"{path.name}: no label file seg/{path.stem}.eseg")
-        hard = np.loadtxt(seg, dtype=np.float64).reshape(-1).astype(np.int64) - self.info.label_offset
+        try:
+            hard = (
+                np.loadtxt(seg, dtype=np.float64, ndmin=1).reshape(-1).astype(np.int64)
+                - self.info.label_offset
+            )
+        except ValueError:
+            raise MeshError(f"seg/{seg.name}: not a list of numbers, one label per edge") from None
         if len(hard) != num_edges:
-            raise MeshError(f"{seg.name}: {len(hard)} labels for {num_edges} edges")
+            raise MeshError(
+                f"seg/{seg.name} has {len(hard)} labels but {self.split}/{path.name} has {num_edges} "
+                "edges: the label files do not match the meshes (one label per edge, in MeshCNN's order)"
+            )
         if hard.min() < 0 or hard.max() >= nc:
             raise MeshError(f"{seg.name}: labels outside the {nc} classes {self.info.class_names}")
         sseg = root / "sseg" / f"{path.stem}.seseg"
@@ -262,6 +294,20 @@ class MeshDataset(torch.utils.data.Dataset):
         else:  # no soft labels: the hard ones, one-hot
             soft = np.eye(nc, dtype=np.int64)[hard]
         return hard, soft
+
+
+def check_labels(dataset: MeshDataset) -> None:
+    """Check every segmentation label file of a split against its (unaugmented) mesh.
+
+    Raises:
+        MeshError: the first file that is missing, unreadable, of another length than its mesh's
+            edge count, or with labels outside the classes.
+    """
+    if dataset.info.task != "segmentation":
+        return
+    for path in dataset.files:
+        topo, _, _ = load_prepared(path, None, 0, dataset.seed, dataset.cache_dir)
+        dataset._seg_labels(path, topo.num_edges)
 
 
 def compute_mean_std(dataset: MeshDataset, ninput_edges: int) -> tuple[np.ndarray, np.ndarray]:
@@ -320,5 +366,11 @@ def collate(samples: list[Sample], mean: np.ndarray, std: np.ndarray, ninput_edg
             lab[b, : len(s.label)] = s.label
             sft[b, : len(s.label)] = s.soft
         labels, soft = torch.from_numpy(lab), torch.from_numpy(sft)
-    return Batch(torch.from_numpy(x), [s.topology for s in samples], labels, soft,
-                 [s.edge_areas for s in samples], [s.name for s in samples])
+    return Batch(
+        torch.from_numpy(x),
+        [s.topology for s in samples],
+        labels,
+        soft,
+        [s.edge_areas for s in samples],
+        [s.name for s in samples],
+    )

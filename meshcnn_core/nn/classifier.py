@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..mesh.topology import MeshTopology
-from .conv import MeshConv, neighbour_index
+from .conv import ConvIndex, MeshConv, neighbour_index
 from .pool import MeshPool
 from .trace import NetOutput, Stage
 
@@ -76,7 +76,7 @@ class MeshResBlock(nn.Module):
         self.bns = nn.ModuleList(nn.BatchNorm2d(out_channels) for _ in range(skips))
         self.convs = nn.ModuleList(MeshConv(out_channels, out_channels, bias=False) for _ in range(skips))
 
-    def forward(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, index: ConvIndex) -> torch.Tensor:
         x = self.conv0(x, index)  # (B, C, E, 1)
         x1 = x
         for bn, conv in zip(self.bns, self.convs):
@@ -97,7 +97,9 @@ class MeshClassifier(nn.Module):
         super().__init__()
         self.config = config
         k = (config.input_nc, *config.ncf)
-        self.blocks = nn.ModuleList(MeshResBlock(k[i], k[i + 1], config.resblocks) for i in range(len(config.ncf)))
+        self.blocks = nn.ModuleList(
+            MeshResBlock(k[i], k[i + 1], config.resblocks) for i in range(len(config.ncf))
+        )
         self.norms = nn.ModuleList(make_norm(config.norm, c, config.num_groups) for c in config.ncf)
         self.pools = nn.ModuleList(MeshPool(t) for t in config.pool_res)
         self.gp = nn.AvgPool1d(config.pool_res[-1])

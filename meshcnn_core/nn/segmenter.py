@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..mesh.topology import MeshTopology
-from .conv import MeshConv, neighbour_index
+from .conv import ConvIndex, MeshConv, neighbour_index
 from .pool import MeshPool
 from .trace import NetOutput, Stage
 from .unpool import MeshUnpool
@@ -59,7 +59,7 @@ class _ConvStack(nn.Module):
         self.convs = nn.ModuleList(MeshConv(out_channels, out_channels) for _ in range(blocks))
         self.norms = nn.ModuleList(nn.InstanceNorm2d(out_channels) for _ in range(blocks + 1))
 
-    def run(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    def run(self, x: torch.Tensor, index: ConvIndex) -> torch.Tensor:
         """Shapes: ``(B, C_in, E) -> (B, C_out, E)``."""
         x1 = F.relu(self.norms[0](self.conv1(x, index)))  # (B, C, E, 1)
         x2 = x1
@@ -70,16 +70,12 @@ class _ConvStack(nn.Module):
 
 
 class DownBlock(_ConvStack):
-    """Encoder level: conv stack, then (except at the bottom) a MeshPool.
+    """Encoder level: the conv stack (the segmenter pools its output, except at the bottom).
 
-    Shapes: ``(B, C_in, E) -> (B, C_out, E)``; the pool is applied by the caller.
+    Shapes: ``(B, C_in, E) -> (B, C_out, E)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, blocks: int, pool: int = 0) -> None:
-        super().__init__(in_channels, out_channels, blocks)
-        self.pool = MeshPool(pool) if pool else None
-
-    def forward(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, index: ConvIndex) -> torch.Tensor:
         return self.run(x, index)
 
 
@@ -89,13 +85,17 @@ class UpBlock(_ConvStack):
     Shapes: ``(B, C_in, E_small) -> (B, C_out, E_big)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, blocks: int, unroll: int = 0, skip: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, blocks: int, unroll: int = 0, skip: bool = True
+    ) -> None:
         super().__init__(2 * out_channels if skip else out_channels, out_channels, blocks)
         self.up_conv = MeshConv(in_channels, out_channels)
         self.unpool = MeshUnpool(unroll) if unroll else None
         self.skip = skip
 
-    def forward(self, x: torch.Tensor, index_small: torch.Tensor, records=None, skip_x=None, index_big=None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, index_small: ConvIndex, records=None, skip_x=None, index_big=None
+    ) -> torch.Tensor:
         x1 = self.up_conv(x, index_small).squeeze(3)  # (B, C_out, E_small)
         if self.unpool is not None:
             x1 = self.unpool(x1, records)  # (B, C_out, E_big)
@@ -119,9 +119,9 @@ class MeshSegmenter(nn.Module):
         down = (config.input_nc, *config.ncf)
         up = (*config.ncf[::-1], config.nclasses)
         self.down = nn.ModuleList(
-            DownBlock(down[i], down[i + 1], config.resblocks, pools[i + 1] if i + 1 < len(pools) else 0)
-            for i in range(len(down) - 1)
+            DownBlock(down[i], down[i + 1], config.resblocks) for i in range(len(down) - 1)
         )
+        self.pools = nn.ModuleList(MeshPool(t) for t in config.pool_res)  # after each down block but the last
         unrolls = list(pools[:-1])[::-1]
         self.up = nn.ModuleList(
             UpBlock(up[i], up[i + 1], config.resblocks, unrolls[i] if i < len(unrolls) else 0)
@@ -132,14 +132,14 @@ class MeshSegmenter(nn.Module):
     def forward(self, x: torch.Tensor, topologies: Sequence[MeshTopology]) -> NetOutput:
         topos = list(topologies)
         stages: list[Stage] = []
-        skips: list[tuple[torch.Tensor, list, torch.Tensor]] = []  # (features, records, index) per pool
+        skips: list[tuple[torch.Tensor, list, ConvIndex]] = []  # (features, records, index) per pool
         index = neighbour_index(topos, x.shape[-1], x.device)
-        for block in self.down:
+        for level, block in enumerate(self.down):
             x = block(x, index)  # (B, C, E)
-            if block.pool is None:
+            if level == len(self.pools):  # the bottom
                 stages.append(Stage("pool" if stages else "input", x, topos, None))
                 continue
-            pooled, pooled_topos, records = block.pool(x, topos)
+            pooled, pooled_topos, records = self.pools[level](x, topos)
             stages.append(Stage("pool" if stages else "input", x, topos, records))
             skips.append((x, records, index))
             x, topos = pooled, pooled_topos
