@@ -39,6 +39,26 @@ def _curve(history: list[dict], every: int) -> list[str]:
     return lines
 
 
+def _warm_start_section(meta: dict) -> list[str]:
+    """The earlier run a warm-started checkpoint continued (``init_from``), with its curve."""
+    earlier = meta.get("init_history") or []
+    if not meta.get("init_from"):
+        return []
+    lines = [
+        "## Warm start",
+        "",
+        f"This run started from the weights and input normalization of `{meta['init_from']}` (a fresh "
+        "optimizer and learning-rate schedule), so the epochs above come on top of that model's own "
+        f"training: {len(earlier)} epochs, best test accuracy "
+        + (f"{100 * max(r['test_acc'] for r in earlier):.2f}%." if earlier else "unknown.")
+        + " Its curve:",
+        "",
+    ]
+    if earlier:
+        lines += [*_curve(earlier, max(1, len(earlier) // 12)), ""]
+    return lines
+
+
 def write_card(
     ckpt_path: str | Path,
     *,
@@ -92,7 +112,7 @@ def write_card(
             else ""
         )
         + ") |",
-        f"| machine | {MACHINE}{threads_note} |",
+        f"| machine | {MACHINE}{'; ' + threads_note.lstrip('; ') if threads_note else ''} |",
         f"| **test accuracy (evaluate)** | **{100 * result.accuracy:.2f}%**"
         + (
             " (MeshCNN's measure: soft labels, area-weighted per edge)"
@@ -138,6 +158,7 @@ def write_card(
         "",
         *_curve(history, max(1, len(history) // 12)),
         "",
+        *_warm_start_section(meta),
         "## Evaluate output",
         "",
         "```",
