@@ -13,8 +13,16 @@ from meshcnn_core.inference import prepare
 from meshcnn_core.mesh.io import write_obj
 from tests.meshes import icosphere, torus
 
-CLS_CONFIG = ClassifierConfig(nclasses=3, ncf=(8, 16), pool_res=(400, 300), ninput_edges=500, norm="group",
-                              num_groups=4, resblocks=1, fc_n=16)
+CLS_CONFIG = ClassifierConfig(
+    nclasses=3,
+    ncf=(8, 16),
+    pool_res=(400, 300),
+    ninput_edges=500,
+    norm="group",
+    num_groups=4,
+    resblocks=1,
+    fc_n=16,
+)
 SEG_CONFIG = SegmenterConfig(nclasses=3, ncf=(8, 16, 16), pool_res=(400, 300), ninput_edges=500, resblocks=1)
 CLASSES = ["sphere", "torus", "blob"]
 PARTS = ["1", "2", "3"]

@@ -18,19 +18,38 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from meshcnn_core.mesh.io import MESH_SUFFIXES
+
 __all__ = [
-    "REPO_ROOT", "MESH_SUFFIXES", "ModelEntry", "MeshEntry", "DatasetListing",
-    "checkpoints_dir", "samples_dir", "dataset_dir", "list_models", "list_sample_meshes",
-    "list_dataset", "resolve_mesh_key", "model_card", "ground_truth", "estimated_edges",
+    "REPO_ROOT",
+    "MESH_SUFFIXES",
+    "ModelEntry",
+    "MeshEntry",
+    "DatasetListing",
+    "Landing",
+    "LANDING",
+    "checkpoints_dir",
+    "samples_dir",
+    "dataset_dir",
+    "list_models",
+    "list_sample_meshes",
+    "list_dataset",
+    "resolve_mesh_key",
+    "model_card",
+    "ground_truth",
+    "estimated_edges",
+    "default_model",
+    "default_mesh",
+    "fitting_sample",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off")
 
 
 @dataclass(frozen=True)
@@ -137,7 +156,7 @@ def estimated_edges(entry: MeshEntry) -> int | None:
 
 
 def list_sample_meshes(folder: str | os.PathLike | None = None) -> list[MeshEntry]:
-    """Mesh files (.obj, .ply, .stl, .off) of ``folder`` (default :func:`samples_dir`), sorted by name."""
+    """Mesh files (:data:`MESH_SUFFIXES`) of ``folder`` (default :func:`samples_dir`), sorted by name."""
     d = Path(folder) if folder is not None else samples_dir()
     if not d.is_dir():
         return []
@@ -172,22 +191,41 @@ def list_dataset(root: str | os.PathLike | None = None, *, limit: int = 5000) ->
         for split in ("test", "train"):
             for p in _objs(r / split):
                 seg = r / "seg" / f"{p.stem}.eseg"
-                meshes.append(MeshEntry(f"data:{split}/{p.name}", f"{p.stem} ({split})", p, "dataset",
-                                        None, seg if seg.is_file() else None))
+                meshes.append(
+                    MeshEntry(
+                        f"data:{split}/{p.name}",
+                        f"{p.stem} ({split})",
+                        p,
+                        "dataset",
+                        None,
+                        seg if seg.is_file() else None,
+                    )
+                )
         task = "segmentation"
     else:
         try:
-            classes = sorted(d for d in r.iterdir() if d.is_dir() and ((d / "test").is_dir() or (d / "train").is_dir()))
+            classes = sorted(
+                d for d in r.iterdir() if d.is_dir() and ((d / "test").is_dir() or (d / "train").is_dir())
+            )
         except OSError as exc:
             return DatasetListing(r, "", (), f"{r}: cannot be read ({exc.strerror})")
         for split in ("test", "train"):
             for c in classes:
                 for p in _objs(c / split):
-                    meshes.append(MeshEntry(f"data:{c.name}/{split}/{p.name}", f"{c.name}/{p.stem} ({split})", p,
-                                            "dataset", c.name))
+                    meshes.append(
+                        MeshEntry(
+                            f"data:{c.name}/{split}/{p.name}",
+                            f"{c.name}/{p.stem} ({split})",
+                            p,
+                            "dataset",
+                            c.name,
+                        )
+                    )
         task = "classification" if classes else ""
     if not meshes:
-        return DatasetListing(r, "", (), f"{r}: no meshes in MeshCNN's layout (<class>/test/*.obj or test/*.obj + seg/)")
+        return DatasetListing(
+            r, "", (), f"{r}: no meshes in MeshCNN's layout (<class>/test/*.obj or test/*.obj + seg/)"
+        )
     return DatasetListing(r, task, tuple(meshes[:limit]))
 
 
@@ -218,3 +256,77 @@ def ground_truth(entry: MeshEntry, class_names: list[str], num_edges: int) -> np
     lookup = {name: i for i, name in enumerate(class_names)}
     out = np.array([lookup.get(str(v), -1) for v in values.tolist()], dtype=np.int64)
     return None if (out < 0).any() else out
+
+
+# ---------------------------------------------------------------- what the app opens on
+
+
+@dataclass(frozen=True)
+class Landing:
+    """The view the explorer opens on when a link names nothing (change it here, in one place).
+
+    Attributes:
+        model: checkpoint file name in :func:`checkpoints_dir`.
+        mesh: sample mesh file name in :func:`samples_dir`.
+        stage: the stage shown first (clamped to the model's last stage).
+        color: the edge coloring shown first (a key of :data:`viz_app.colorings.QUANTITIES`).
+    """
+
+    model: str
+    mesh: str
+    stage: int
+    color: str
+
+
+# Chosen by running every shipped model on every shipped sample: the SHREC-16 classifier calls the
+# torus knot a snake with 95% (the most confident of the 15 pairs; no sample is one of its 30 classes
+# apart from the ant, which it calls an octopus at 47%), and the knot stays a knot when pooled to 180 edges.
+# It opens on pool 2 (450 edges): visibly pooled, and with the color range fixed over all stages the
+# activations there spread over the scale (the input stage's are all low).
+LANDING = Landing(model="shrec16_classifier.pt", mesh="torus_knot_750.obj", stage=2, color="activation")
+
+
+def default_model(models: Sequence[ModelEntry], landing: Landing = LANDING) -> ModelEntry | None:
+    """The landing model when it is listed, else a classifier (by name), else the first model."""
+    if not models:
+        return None
+    for m in models:
+        if m.path.name == landing.model:
+            return m
+    for m in models:
+        if "class" in m.name.lower() or "shrec" in m.name.lower():
+            return m
+    return models[0]
+
+
+def default_mesh(meshes: Sequence[MeshEntry], ninput_edges: int | None,
+                 landing: Landing = LANDING) -> MeshEntry | None:
+    """The largest sample that fits ``ninput_edges`` (the landing mesh among equals), else the first.
+
+    Edge counts come from the file names (``*_<edges>``); no file is read.
+    """
+    if not meshes:
+        return None
+    fits = [(e, m) for m in meshes if (e := estimated_edges(m)) is not None
+            and (ninput_edges is None or e <= ninput_edges)]
+    if not fits:
+        return meshes[0]
+    best = max(e for e, _ in fits)
+    largest = [m for e, m in fits if e == best]
+    return next((m for m in largest if m.path.name == landing.mesh), largest[0])
+
+
+def fitting_sample(entry: MeshEntry, samples: Sequence[MeshEntry], lo: int, hi: int) -> MeshEntry | None:
+    """The largest sample of the same shape as ``entry`` whose edge count lies in ``lo..hi``, or None.
+
+    Same shape: the same name before ``_<edges>``. None also when ``entry`` already fits or is not a sample.
+    """
+    if entry.source != "sample" or (e := estimated_edges(entry)) is None or lo <= e <= hi:
+        return None
+    stem = entry.name.rsplit("_", 1)[0]
+    fits = [
+        (n, m)
+        for m in samples
+        if m.name.rsplit("_", 1)[0] == stem and (n := estimated_edges(m)) is not None and lo <= n <= hi
+    ]
+    return max(fits, key=lambda t: t[0])[1] if fits else None

@@ -14,7 +14,10 @@ import plotly.graph_objects as go
 
 from meshcnn_core.recording import Recording
 
-from .figures import edge_coloring, rgb_colors
+from .colorings import ColorChoice, edge_coloring, rgb_colors
+
+DEFAULT_COLORS = ColorChoice()
+PRIORITY = ColorChoice("priority")
 
 __all__ = ["stage_mesh_obj", "stage_mesh_ply", "recording_npz", "figure_html", "stage_png", "collapse_gif"]
 
@@ -40,22 +43,36 @@ def stage_mesh_obj(rec: Recording, k: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def stage_mesh_ply(rec: Recording, k: int, quantity: str = "activation", channel: int = 0) -> bytes:
+def stage_mesh_ply(rec: Recording, k: int, choice: ColorChoice = DEFAULT_COLORS) -> bytes:
     """Stage ``k``'s mesh as ASCII PLY, with an ``edge`` element (each edge's value and RGB color)."""
     v, f, e = _compact(rec, k)
-    col = edge_coloring(rec, k, quantity, channel)
+    col = edge_coloring(rec, k, choice)
     rgb = rgb_colors(col)
     head = [
-        "ply", "format ascii 1.0", f"comment MeshCNN Explorer stage {k}: edges colored by {col.title}",
-        f"element vertex {len(v)}", "property float x", "property float y", "property float z",
-        f"element face {len(f)}", "property list uchar int vertex_indices",
-        f"element edge {len(e)}", "property int vertex1", "property int vertex2", "property float value",
-        "property uchar red", "property uchar green", "property uchar blue", "end_header",
+        "ply",
+        "format ascii 1.0",
+        f"comment MeshCNN Explorer stage {k}: edges colored by {col.title}",
+        f"element vertex {len(v)}",
+        "property float x",
+        "property float y",
+        "property float z",
+        f"element face {len(f)}",
+        "property list uchar int vertex_indices",
+        f"element edge {len(e)}",
+        "property int vertex1",
+        "property int vertex2",
+        "property float value",
+        "property uchar red",
+        "property uchar green",
+        "property uchar blue",
+        "end_header",
     ]
     body = [f"{x:.9g} {y:.9g} {z:.9g}" for x, y, z in v.tolist()]
     body += [f"3 {a} {b} {c}" for a, b, c in f.tolist()]
-    body += [f"{a} {b} {val:.6g} {r} {g} {bl}"
-             for (a, b), val, (r, g, bl) in zip(e.tolist(), col.values.tolist(), rgb.tolist())]
+    body += [
+        f"{a} {b} {val:.6g} {r} {g} {bl}"
+        for (a, b), val, (r, g, bl) in zip(e.tolist(), col.values.tolist(), rgb.tolist())
+    ]
     return ("\n".join(head + body) + "\n").encode()
 
 
@@ -71,15 +88,22 @@ def figure_html(fig: go.Figure, title: str = "MeshCNN Explorer") -> bytes:
     return fig.to_html(include_plotlyjs=True, full_html=True).encode()
 
 
-def _render(rec: Recording, k: int, quantity: str, channel: int, *, size: tuple[int, int],
-            highlight: np.ndarray | None = None, title: str | None = None) -> np.ndarray:
+def _render(
+    rec: Recording,
+    k: int,
+    choice: ColorChoice,
+    *,
+    size: tuple[int, int],
+    highlight: np.ndarray | None = None,
+    title: str | None = None,
+) -> np.ndarray:
     """One off-screen PyVista render of stage ``k`` as an ``(H, W, 3)`` uint8 image."""
     import pyvista as pv
 
     pv.OFF_SCREEN = True
     st = rec.stage(k)
     v = np.asarray(st.vertices, dtype=np.float64)
-    col = edge_coloring(rec, k, quantity, channel)
+    col = edge_coloring(rec, k, choice)
     rgb = rgb_colors(col)
     if highlight is not None:  # edges about to be collapsed: red
         rgb = rgb.copy()
@@ -94,8 +118,10 @@ def _render(rec: Recording, k: int, quantity: str, channel: int, *, size: tuple[
         p.set_background("white")
         p.add_mesh(surface, color="#e9e9ee", smooth_shading=True, ambient=0.3)
         p.add_mesh(wire, scalars="rgb", rgb=True, line_width=3)
-        label = col.title.replace("<br>", " ")
-        p.add_text(title or f"stage {k} ({st.kind}, {st.num_edges} edges): {label}", font_size=12, color="black")
+        label = col.title
+        p.add_text(
+            title or f"stage {k} ({st.kind}, {st.num_edges} edges): {label}", font_size=12, color="black"
+        )
         p.camera_position = "xy"
         p.camera.azimuth = 35
         p.camera.elevation = 25
@@ -107,18 +133,24 @@ def _render(rec: Recording, k: int, quantity: str, channel: int, *, size: tuple[
     return np.asarray(img)[..., :3]
 
 
-def stage_png(rec: Recording, k: int, quantity: str = "activation", channel: int = 0, *,
-              size: tuple[int, int] = (1000, 800)) -> bytes:
+def stage_png(
+    rec: Recording, k: int, choice: ColorChoice = DEFAULT_COLORS, *, size: tuple[int, int] = (1000, 800)
+) -> bytes:
     """A PNG of stage ``k`` rendered off-screen by PyVista."""
     import imageio.v3 as iio
 
     with _RENDER_LOCK:
-        img = _render(rec, k, quantity, channel, size=size)
+        img = _render(rec, k, choice, size=size)
     return iio.imwrite("<bytes>", img, extension=".png")
 
 
-def collapse_gif(rec: Recording, quantity: str = "priority", channel: int = 0, *,
-                 size: tuple[int, int] = (640, 520), seconds_per_frame: float = 1.0) -> bytes:
+def collapse_gif(
+    rec: Recording,
+    choice: ColorChoice = PRIORITY,
+    *,
+    size: tuple[int, int] = (640, 520),
+    seconds_per_frame: float = 1.0,
+) -> bytes:
     """An animated GIF of the collapse sequence.
 
     Each pooled stage, then its edges about to be collapsed in red, then the next stage (input and
@@ -132,10 +164,18 @@ def collapse_gif(rec: Recording, quantity: str = "priority", channel: int = 0, *
             st = rec.stage(k)
             if st.kind == "unpool":
                 break
-            frames.append(_render(rec, k, quantity, channel, size=size))
+            frames.append(_render(rec, k, choice, size=size))
             if len(st.collapse_order):
-                frames.append(_render(rec, k, quantity, channel, size=size, highlight=st.collapse_order,
-                                      title=f"stage {k}: {len(st.collapse_order)} edges to collapse (red)"))
+                frames.append(
+                    _render(
+                        rec,
+                        k,
+                        choice,
+                        size=size,
+                        highlight=st.collapse_order,
+                        title=f"stage {k}: {len(st.collapse_order)} edges to collapse (red)",
+                    )
+                )
     buf = io.BytesIO()
     iio2.mimwrite(buf, frames, format="GIF", duration=seconds_per_frame * 1000, loop=0)
     return buf.getvalue()

@@ -1,89 +1,99 @@
-"""The explorer's service layer: everything the pages do, as plain functions (no Streamlit here).
+"""What the explorer's pages ask for, as plain functions (no Streamlit, no Plotly here).
 
-The pages call this module and draw what it returns. It gathers:
+* **models**: :func:`open_model`, :func:`load_uploaded_model`, :func:`default_device`;
+* **meshes**: :func:`open_mesh`, :func:`read_uploaded_mesh`, and fitting a mesh to one or more models
+  (:func:`model_limits`, :func:`fit_mesh`, :func:`fit_mesh_to`: repaired and simplified when needed);
+* **recordings and results**: :func:`infer` (a recorded forward pass, :class:`InferenceResult`) and
+  :func:`accuracy` against ground truth;
+* small helpers the caches and downloads need: :func:`bytes_hash`, :func:`safe_name`.
 
-* listing what can be opened (re-exported from :mod:`viz_app.catalog`);
-* reading uploads safely (:func:`read_uploaded_mesh`, :func:`load_uploaded_model`);
-* fitting a mesh to one or more models (repairing/simplifying it when :mod:`meshcnn_core.mesh.repair`
-  is installed) and running inference that records every stage (:func:`infer`), with a small
-  LRU cache keyed by (model key, mesh hash, device) for callers outside Streamlit;
-* comparing recordings (:func:`stage_overlaps`, :func:`kept_status`, from :mod:`viz_app.comparison`);
-* the URL query state (:class:`ViewState`, :func:`encode_state`, :func:`decode_state`, from :mod:`viz_app.state`);
-* figures and exports (re-exported from :mod:`viz_app.figures` and :mod:`viz_app.exports`).
+What can be opened is listed by :mod:`viz_app.catalog`; figures, colorings, exports, comparisons and
+the URL state have their own modules, and the Streamlit caches over this module are in
+:mod:`viz_app.cached`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import tempfile
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from meshcnn_core import CheckpointError, LoadedModel, Mesh, MeshCNNError, MeshError, load_mesh, load_model
+from meshcnn_core import CheckpointError, LoadedModel, Mesh, MeshError, load_mesh, load_model
+from meshcnn_core.device import pick_device
 from meshcnn_core.inference import prepare, record
 from meshcnn_core.mesh import repair as _repair
-from meshcnn_core.mesh.io import load_mesh_bytes
+from meshcnn_core.mesh.io import MESH_SUFFIXES, load_mesh_bytes
 from meshcnn_core.recording import Recording
 
-from .catalog import (
-    MESH_SUFFIXES,
-    REPO_ROOT,
-    DatasetListing,
-    MeshEntry,
-    ModelEntry,
-    checkpoints_dir,
-    dataset_dir,
-    estimated_edges,
-    ground_truth,
-    list_dataset,
-    list_models,
-    list_sample_meshes,
-    model_card,
-    resolve_mesh_key,
-    samples_dir,
-)
-from .comparison import StageOverlap, kept_status, same_input, stage_overlaps
-from .exports import collapse_gif, figure_html, recording_npz, stage_mesh_obj, stage_mesh_ply, stage_png
-from .figures import (
-    QUANTITIES,
-    EdgeColoring,
-    default_camera,
-    edge_coloring,
-    kept_figure,
-    line_arrays,
-    prediction_figure,
-    stage_figure,
-    stage_label,
-    stages_figure,
-    survival_figure,
-)
-from .state import ViewState, decode_state, encode_state
+from .catalog import MeshEntry
 
 __all__ = [
-    # catalog
-    "MESH_SUFFIXES", "REPO_ROOT", "DatasetListing", "MeshEntry", "ModelEntry", "checkpoints_dir", "dataset_dir",
-    "estimated_edges", "ground_truth", "list_dataset", "list_models", "list_sample_meshes", "model_card",
-    "resolve_mesh_key", "samples_dir",
-    # figures and exports
-    "QUANTITIES", "EdgeColoring", "default_camera", "edge_coloring", "kept_figure", "line_arrays",
-    "prediction_figure", "stage_figure", "stages_figure", "survival_figure", "collapse_gif", "figure_html", "recording_npz",
-    "stage_mesh_obj", "stage_mesh_ply", "stage_png",
-    # this module
-    "MAX_UPLOAD_MB", "open_model", "load_uploaded_model", "open_mesh", "read_uploaded_mesh",
-    "FittedMesh", "fit_mesh", "fit_mesh_to", "model_limits", "InferenceResult", "infer", "ResultCache", "default_model", "default_mesh",
-    "StageOverlap", "stage_overlaps", "kept_status", "same_input", "stage_label", "accuracy",
-    "ViewState", "encode_state", "decode_state", "MeshCNNError",
+    "MAX_UPLOAD_MB",
+    "DeviceChoice",
+    "default_device",
+    "open_model",
+    "load_uploaded_model",
+    "open_mesh",
+    "read_uploaded_mesh",
+    "safe_name",
+    "bytes_hash",
+    "FittedMesh",
+    "model_limits",
+    "fit_mesh",
+    "fit_mesh_to",
+    "InferenceResult",
+    "infer",
+    "Accuracy",
+    "accuracy",
 ]
 
 MAX_UPLOAD_MB = 50
 
 
-# ---------------------------------------------------------------- opening models and meshes
+# ---------------------------------------------------------------- models
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """The devices the app offers and the one it starts on.
+
+    Attributes:
+        options: ``"cpu"``, plus ``"cuda"`` when a GPU is present, plus ``MESHCNN_DEVICE`` when it names
+            another usable device (``"cuda:1"``).
+        default: ``MESHCNN_DEVICE`` when set and usable, else CUDA when present, else the CPU.
+        note: why ``MESHCNN_DEVICE`` was not followed (empty when it was, or is unset).
+    """
+
+    options: tuple[str, ...]
+    default: str
+    note: str = ""
+
+
+def default_device() -> DeviceChoice:
+    """The device choice, honouring ``MESHCNN_DEVICE`` (as :func:`meshcnn_core.device.pick_device` does)."""
+    options = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    wanted = os.environ.get("MESHCNN_DEVICE", "").strip()
+    try:
+        dev = pick_device(wanted or None)
+    except (ValueError, RuntimeError) as exc:  # asks for CUDA without one, or is not a device name
+        fallback = "cuda" if "cuda" in options else "cpu"
+        return DeviceChoice(
+            tuple(options),
+            fallback,
+            f"MESHCNN_DEVICE={wanted!r} is not usable here ({exc}); running on {fallback}",
+        )
+    name = str(dev)  # "cpu", "cuda", "cuda:1"
+    if name not in options:
+        options.append(name)
+    return DeviceChoice(tuple(options), name)
 
 
 def open_model(path: str | Path, device: str | None = None) -> LoadedModel:
@@ -109,15 +119,26 @@ def load_uploaded_model(data: bytes, device: str | None = None) -> LoadedModel:
     return model
 
 
+# ---------------------------------------------------------------- meshes
+
+
 def open_mesh(entry: MeshEntry) -> Mesh:
     """Read a listed mesh file (OBJs keep MeshCNN's edge order; polygons are triangulated)."""
     return load_mesh(entry.path, triangulate=True)
 
 
-def _safe_display_name(filename: str) -> str:
-    stem = Path(str(filename).replace("\\", "/")).stem
-    clean = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60]
-    return clean or "uploaded"
+def safe_name(text: str, fallback: str = "mesh") -> str:
+    """``text`` reduced to letters, digits, ``-``, ``_`` and ``.`` (at most 60): safe in a file name.
+
+    Used for the display name of uploads (their own name is never a path) and for download names.
+    """
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("._")[:60]
+    return clean or fallback
+
+
+def bytes_hash(data: bytes) -> str:
+    """A short content hash for uploaded bytes (cache keys)."""
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 def read_uploaded_mesh(data: bytes, filename: str) -> Mesh:
@@ -128,32 +149,13 @@ def read_uploaded_mesh(data: bytes, filename: str) -> Mesh:
     """
     suffix = Path(str(filename)).suffix.lower()
     if suffix not in MESH_SUFFIXES:
-        raise MeshError(f"unsupported file type {suffix or '(none)'!r}; upload one of {', '.join(MESH_SUFFIXES)}")
+        raise MeshError(
+            f"unsupported file type {suffix or '(none)'!r}; upload one of {', '.join(MESH_SUFFIXES)}"
+        )
     if len(data) > MAX_UPLOAD_MB * 2**20:
         raise MeshError(f"the uploaded mesh is larger than {MAX_UPLOAD_MB} MB")
-    return load_mesh_bytes(data, _safe_display_name(filename) + suffix, triangulate=True)
-
-
-def default_model(models: Sequence[ModelEntry]) -> ModelEntry | None:
-    """The model the app opens on: a classifier when its name says so, else the first one."""
-    if not models:
-        return None
-    for m in models:
-        if "class" in m.name.lower() or "shrec" in m.name.lower():
-            return m
-    return models[0]
-
-
-def default_mesh(meshes: Sequence[MeshEntry], ninput_edges: int | None) -> MeshEntry | None:
-    """The largest sample mesh (by the edge count in its name) that fits ``ninput_edges``, else the first."""
-    if not meshes:
-        return None
-    if ninput_edges is not None:
-        fitting = [(e, m) for m in meshes if (e := estimated_edges(m)) is not None and e <= ninput_edges]
-        if fitting:
-            best = max(e for e, _ in fitting)
-            return next(m for e, m in fitting if e == best)
-    return meshes[0]
+    name = safe_name(Path(str(filename).replace("\\", "/")).stem, "uploaded")
+    return load_mesh_bytes(data, name + suffix, triangulate=True)
 
 
 # ---------------------------------------------------------------- fitting and inference
@@ -186,11 +188,14 @@ def fit_mesh_to(mesh: Mesh, lo: int, hi: int, *, allow_repair: bool = True) -> F
     """Make ``mesh`` have between ``lo`` and ``hi`` edges and be processable.
 
     A mesh that already fits is returned unchanged (keeping MeshCNN's edge order, so data-set labels
-    still line up). Otherwise, when :mod:`meshcnn_core.mesh.repair` is installed, it is repaired and
-    simplified to at most ``hi`` edges; else a :class:`MeshError` says why not.
+    still line up). Otherwise it is repaired and simplified to ``lo..hi`` edges by
+    :func:`meshcnn_core.mesh.repair.preflight` (each step listed in ``actions``), or, with
+    ``allow_repair=False`` or when that fails, a :class:`MeshError` says why not.
     """
     if lo > hi:
-        raise MeshError(f"these models cannot share a mesh: one takes at most {hi} edges, another pools to {lo} first")
+        raise MeshError(
+            f"these models cannot share a mesh: one takes at most {hi} edges, another pools to {lo} first"
+        )
     approx = 3 * len(mesh.faces) // 2  # a closed triangle mesh's edge count, known without any topology
     if approx > 2 * hi + 1000:  # clearly too big: do not build a topology we would throw away
         problem = f"{mesh.name}: about {approx} edges, but the model takes {lo}..{hi}"
@@ -237,47 +242,31 @@ def infer(model: LoadedModel, mesh: Mesh, *, fitted: FittedMesh | None = None) -
     return InferenceResult(rec, time.perf_counter() - t0, str(model.device), fit.actions)
 
 
-class ResultCache:
-    """A small LRU of :class:`InferenceResult` keyed by ``(model key, mesh hash, device)``."""
+@dataclass(frozen=True)
+class Accuracy:
+    """How a prediction compares with the ground truth.
 
-    def __init__(self, maxsize: int = 16) -> None:
-        self.maxsize = maxsize
-        self._items: OrderedDict[tuple, InferenceResult] = OrderedDict()
+    Attributes:
+        correct: classification: whether the predicted class is the true one (None for segmentation).
+        edges: segmentation: share of input edges labelled right (None for classification).
+        area: segmentation: the same weighted by MeshCNN's edge areas (its reported accuracy).
+    """
 
-    def get_or_run(self, model_key: str, model: LoadedModel, mesh: Mesh) -> InferenceResult:
-        key = (model_key, mesh.content_hash(), str(model.device))
-        hit = self._items.get(key)
-        if hit is not None:
-            self._items.move_to_end(key)
-            return hit
-        res = infer(model, mesh)
-        self._items[key] = res
-        while len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
-        return res
-
-    def clear(self) -> None:
-        self._items.clear()
+    correct: bool | None = None
+    edges: float | None = None
+    area: float | None = None
 
 
-def accuracy(rec: Recording, truth: np.ndarray | int | None) -> dict[str, float] | None:
-    """Accuracy against ground truth: ``{"edges": ..., "area": ...}`` (segmentation) or ``{"correct": 0/1}``."""
+def accuracy(rec: Recording, truth: np.ndarray | int | None) -> Accuracy | None:
+    """The prediction of ``rec`` against ``truth`` (class index, or ``(E,)`` labels); None without truth."""
     if truth is None:
         return None
     if rec.task == "classification":
-        return {"correct": float(int(rec.prediction) == int(truth))}
+        return Accuracy(correct=int(rec.prediction) == int(truth))
     truth = np.asarray(truth)
     pred = rec.prediction
     if truth.shape != pred.shape:
         return None
     hit = pred == truth
     areas = np.asarray(rec.edge_areas, dtype=np.float64)
-    return {"edges": float(hit.mean()), "area": float((areas * hit).sum() / max(areas.sum(), 1e-12))}
-
-
-def bytes_hash(data: bytes) -> str:
-    """A short content hash for uploaded bytes (cache keys)."""
-    return hashlib.blake2b(data, digest_size=12).hexdigest()
-
-
-__all__.append("bytes_hash")
+    return Accuracy(edges=float(hit.mean()), area=float((areas * hit).sum() / max(areas.sum(), 1e-12)))

@@ -1,25 +1,41 @@
-"""The URL query state: what a shared link reopens."""
+"""The URL query state: what a shared link reopens.
+
+Values come from strangers' links: :func:`decode_state` accepts anything and falls back to defaults;
+keys are looked up in the app's own listings (never turned into paths).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .figures import QUANTITIES
+from .colorings import QUANTITIES
 
 __all__ = ["ViewState", "encode_state", "decode_state"]
 
 
 @dataclass(frozen=True)
 class ViewState:
-    """What a shared link reopens: model key(s), mesh key, stage index, color quantity, channel."""
+    """What a shared link reopens.
+
+    Attributes:
+        model: the stage browser's model key.
+        mesh: the mesh key (``"sample:..."``, ``"data:..."``); None for an upload.
+        stage, color, channel: the stage index, the coloring (a key of ``QUANTITIES``) and its channel.
+        fixed_scale: one color range over all stages (False: each stage's own range).
+        models: the compare page's model keys.
+        dataset: for a ``data:`` mesh, the data-set folder's name, so a server without that folder can
+            say which data set the link needs (only shown as text, never used as a path).
+    """
 
     model: str | None = None
     mesh: str | None = None
     stage: int = 0
     color: str = "activation"
     channel: int = 0
-    models: tuple[str, ...] = ()  # the compare page's models
+    fixed_scale: bool = True
+    models: tuple[str, ...] = ()
+    dataset: str | None = None
 
 
 def encode_state(state: ViewState) -> dict[str, str]:
@@ -33,6 +49,10 @@ def encode_state(state: ViewState) -> dict[str, str]:
         out["mesh"] = state.mesh
     if state.color == "channel":
         out["channel"] = str(int(state.channel))
+    if not state.fixed_scale:
+        out["scale"] = "stage"
+    if state.dataset and state.mesh and state.mesh.startswith("data:"):
+        out["dataset"] = state.dataset
     return out
 
 
@@ -58,5 +78,15 @@ def decode_state(params: Mapping[str, object]) -> ViewState:
         stage=_int(_first(params.get("stage")), 0),
         color=color if color in QUANTITIES else "activation",
         channel=_int(_first(params.get("channel")), 0),
+        fixed_scale=_first(params.get("scale")) != "stage",
         models=tuple(m for m in (_first(params.get("models")) or "").split(",") if m)[:8],
+        dataset=_name(_first(params.get("dataset"))),
     )
+
+
+def _name(v: str | None) -> str | None:
+    """A data-set folder name for display: printable, no path separators, at most 60 characters."""
+    if not v:
+        return None
+    clean = "".join(c for c in v if c.isalnum() or c in "-_. ")[:60].strip(". ")
+    return clean or None

@@ -2,174 +2,340 @@
 
 from __future__ import annotations
 
-import re
-
+import numpy as np
 import streamlit as st
 
+from viz_app import cached, exports, figures, ui
 from viz_app import service as svc
-from viz_app import ui
+from viz_app.catalog import LANDING, checkpoints_dir, ground_truth, model_card
+from viz_app.colorings import QUANTITIES, SCALED, ColorChoice, edge_coloring, quantities_for
+from viz_app.mesh_view import mesh_view
+from viz_app.stages import pooling_follows, stage_label
+from viz_app.state import ViewState
 
-COLOR_HELP = {
-    "activation": "length (L2 norm) of each edge's feature vector at this stage: where the network responds",
-    "channel": "one feature channel's value on each edge",
-    "priority": "rank of the pooling queue key (squared feature norm) in this stage: the lowest (dark) edges "
-                "are collapsed first",
-    "label": "the part the network predicts for each edge",
-    "survival": "the deepest pooling stage this edge's group reaches",
-}
+IN_VIEW_PRIORITY_HELP = (
+    "rank of the pooling queue key (squared feature norm) at each stage: the pooling after a "
+    "stage tries its lowest-ranked (dark) edges first; no pooling follows the last pooled stage"
+)
+CAMERA_HELP = (
+    "Drag to turn the view, scroll to zoom. The camera stays where you put it when you change "
+    "stage, color or zoom; the house icon in the view's toolbar resets it."
+)
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60] or "mesh"
+def color_help(rec, k: int, quantity: str) -> str:
+    """What the colors of stage ``k`` mean (true for this stage: e.g. whether a pooling follows it)."""
+    if quantity == "priority":
+        if pooling_follows(rec, k):
+            return (
+                "rank of the pooling queue key (squared feature norm) at this stage: the next pooling tries "
+                "the lowest-ranked (dark) edges first, skipping those whose collapse would break the mesh"
+            )
+        return "rank of the squared feature norm at this stage; no pooling follows this stage"
+    same_id = "" if k == 0 else " (here: of the input edge with the same id)"
+    return {
+        "activation": "length (L2 norm) of each edge's feature vector at this stage: "
+        "where the network responds",
+        "channel": "one feature channel's value on each edge",
+        "label": f"the part the network predicts for each edge{same_id}",
+        "truth": f"the ground-truth part of each edge from the data set's .eseg file{same_id}",
+        "wrong": f"red where the predicted part differs from the ground truth, "
+        f"grey where it matches{same_id}",
+        "survival": "the deepest pooling stage each edge's group reaches",
+    }[quantity]
 
 
-def _prediction(rec, result, choice) -> None:
-    truth = None
-    if choice.entry is not None and choice.entry.source == "dataset" and not result.actions:
-        truth = svc.ground_truth(choice.entry, rec.class_names, rec.num_input_edges)
+def _truth(rec, result, choice):
+    if choice.entry is None or choice.entry.source != "dataset" or result.actions:
+        return None
+    return ground_truth(choice.entry, rec.class_names, rec.num_input_edges)
+
+
+def _prediction(rec, truth, color: str, on_dataset: bool) -> None:
     acc = svc.accuracy(rec, truth)
     if rec.task == "classification":
         probs = rec.probabilities.reshape(-1)
         pred = int(rec.prediction)
         st.metric("Predicted class", rec.class_names[pred])
         st.caption(f"probability {100 * probs[pred]:.1f}%")
-        if truth is not None:
-            mark = "✅ correct" if acc and acc["correct"] else "❌ wrong"
-            st.markdown(f"Ground truth (data-set folder): **{rec.class_names[int(truth)]}** · {mark}")
-        st.plotly_chart(svc.prediction_figure(rec), key="pred_bars", config={"displayModeBar": False})
-    else:
-        counts = {n: int((rec.prediction == i).sum()) for i, n in enumerate(rec.class_names)}
-        st.metric("Parts found", f"{sum(1 for v in counts.values() if v)} of {len(rec.class_names)}")
         if acc is not None:
-            st.metric("Accuracy vs ground truth", f"{100 * acc['edges']:.1f}%")
-            st.caption(f"share of edges labelled right; area-weighted: {100 * acc['area']:.1f}%")
-        elif choice.entry is not None and choice.entry.source == "dataset":
-            st.caption("No ground truth: the mesh was changed to fit the model, or its .eseg file is missing.")
-        st.markdown("Edges per predicted part:\n" + "\n".join(f"- part {n}: {c}" for n, c in counts.items()))
-        st.caption("To see the parts, color the edges by **Predicted label**.")
+            mark = ":material/check_circle: correct" if acc.correct else ":material/cancel: wrong"
+            st.markdown(f"Ground truth (data-set folder): **{rec.class_names[int(truth)]}** · {mark}")
+        st.plotly_chart(figures.prediction_figure(rec), key="pred_bars", config={"displayModeBar": False})
+        return
+    counts = {n: int((rec.prediction == i).sum()) for i, n in enumerate(rec.class_names)}
+    st.metric("Parts found", f"{sum(1 for v in counts.values() if v)} of {len(rec.class_names)}")
+    if acc is not None:
+        st.metric("Accuracy vs ground truth", f"{100 * acc.edges:.1f}%")
+        st.caption(f"share of edges labelled right; area-weighted: {100 * acc.area:.1f}%")
+    elif on_dataset:
+        st.caption("No ground truth: the mesh was changed to fit the model, or its .eseg file is missing.")
+    st.markdown("Edges per predicted part:\n" + "\n".join(f"- part {n}: {c}" for n, c in counts.items()))
+    hints = []
+    if color != "label":
+        hints.append("To see the parts, color the edges by **Predicted label**.")
+    if acc is not None and color not in ("truth", "wrong"):
+        hints.append("**Ground-truth label** and **Wrong edges** show where the prediction is wrong.")
+    if hints:
+        st.caption(" ".join(hints))
 
 
-def _controls(rec) -> tuple[int, str, int, bool, bool]:
+def _controls(rec, has_truth: bool) -> tuple[int, ColorChoice, bool, bool]:
     """Stage slider, color, channel and view toggles (above the tabs, so every tab sees them)."""
-    task = rec.task
-    colors = [q for q in svc.QUANTITIES if task == "segmentation" or q != "label"]
-    ui.keep_valid("color", colors, "label" if task == "segmentation" else "activation")
+    colors = quantities_for(rec.task, has_truth)
+    ui.keep_valid("color", colors, "label" if rec.task == "segmentation" else LANDING.color)
     k_max = rec.num_stages - 1
-    if not isinstance(st.session_state.get("stage"), int) or st.session_state["stage"] > k_max:
-        st.session_state["stage"] = min(int(st.session_state.get("stage") or 0), k_max)
+    if not isinstance(st.session_state.get("stage"), int):
+        st.session_state["stage"] = min(LANDING.stage, k_max)
+    st.session_state["stage"] = min(st.session_state["stage"], k_max)
+    st.session_state.setdefault("fixed_scale", True)
     c1, c2, c3 = st.columns([2.6, 1.3, 0.8])
-    t1, t2, _ = st.columns([1, 1, 1.5])
-    browser_slider = t1.toggle("Keep my camera", key="in_browser",
-                               help="Switch stages with a slider inside the 3D view: instant, and the camera "
-                                    "stays where you turned it (the stage is then not saved in the link).")
-    zoom = t2.toggle("Zoom to stage", key="fit_view", help="Frame each stage's own mesh instead of the input's "
-                     "(pooled meshes can shrink a lot: collapsed edges move their vertices to the midpoint)")
-    k = c1.select_slider("Stage", options=list(range(rec.num_stages)), key="stage",
-                         format_func=lambda j: svc.stage_label(rec, j), disabled=browser_slider,
-                         help="input → each pooling stage" + (" → each unpooling stage" if task == "segmentation" else ""))
-    color = c2.selectbox("Color edges by", colors, key="color", format_func=svc.QUANTITIES.get)
+    color = c2.selectbox("Color edges by", colors, key="color", format_func=QUANTITIES.get)
+    t1, t2, t3 = st.columns(3)
+    in_view = t1.toggle(
+        "Slider in the view",
+        key="in_browser",
+        help="Switch stages with the slider under the 3D view: instant, without asking the "
+        "server. The stage you pick there is not saved in the link.",
+    )
+    zoom = t2.toggle(
+        "Zoom to stage",
+        key="fit_view",
+        help="Frame each stage's own mesh instead of the input's "
+        "(pooled meshes can shrink a lot: collapsed edges move their vertices to the midpoint)",
+    )
+    fixed = t3.toggle(
+        "Fixed color range",
+        key="fixed_scale",
+        disabled=color not in SCALED,
+        help="On: one range spans all stages, so a color means the same value at every stage. "
+        "Off: each stage gets its own range (2nd to 98th percentile of its values). "
+        "Only for Activation norm and One channel; the other colorings never change scale.",
+    )
+    k = c1.select_slider(
+        "Stage",
+        options=list(range(rec.num_stages)),
+        key="stage",
+        format_func=lambda j: stage_label(rec, j),
+        disabled=in_view,
+        help="input → each pooling stage" + (" → each unpooling stage" if rec.task == "segmentation" else ""),
+    )
     channel = 0
-    n_ch = rec.stage(k).features.shape[0]
     if color == "channel":
+        n_ch = min(rec.stage(j).features.shape[0] for j in range(rec.num_stages))
         if int(st.session_state.get("channel", 0)) >= n_ch:
             st.session_state["channel"] = n_ch - 1
-        channel = int(c3.number_input("Channel", 0, n_ch - 1, key="channel", step=1))
-    return k, color, channel, browser_slider, zoom
+        channel = int(
+            c3.number_input(
+                "Channel",
+                0,
+                n_ch - 1,
+                key="channel",
+                step=1,
+                help=f"0..{n_ch - 1}: the channels every stage has",
+            )
+        )
+    return k, ColorChoice(color, channel, fixed), in_view, zoom
 
 
-def _stage_view(rec, k: int, color: str, channel: int, browser_slider: bool, zoom: bool, uirev: str) -> None:
-    n_ch = rec.stage(k).features.shape[0]
-    if browser_slider:
-        st.caption(f"Use the slider under the view · color: {COLOR_HELP[color]}.")
-        fig = svc.stages_figure(rec, color, channel, active=k, fit_stage=zoom)
-        st.plotly_chart(fig, key="stages_fig", config={"displaylogo": False})
+def _scale_note(rec, k: int, choice: ColorChoice) -> str:
+    if choice.quantity not in SCALED:
+        return ""
+    col = edge_coloring(rec, k, choice)
+    if col.fixed:
+        return f" Color range: the same at every stage ({col.cmin:.3g} to {col.cmax:.3g})."
+    return f" Color range: this stage's own ({col.cmin:.3g} to {col.cmax:.3g})."
+
+
+def _stage_view(rec, k: int, choice: ColorChoice, in_view: bool, zoom: bool, group: str) -> None:
+    note = _scale_note(rec, k, choice)
+    if in_view:  # the stage is picked in the browser: words that hold at every stage
+        words = (
+            IN_VIEW_PRIORITY_HELP
+            if choice.quantity == "priority"
+            else color_help(rec, 0, choice.quantity).replace(" at this stage", " at each stage")
+        )
+        st.caption(
+            f"Use the slider under the view · color: {words}.{note.replace('this stage', 'each stage')}"
+        )
+        fig = figures.stages_figure(rec, choice, active=k, fit_stage=zoom)
     else:
-        st.caption(f"**{svc.stage_label(rec, k)}** ({n_ch} channels) · color: {COLOR_HELP[color]}.")
-        fig = svc.stage_figure(rec, k, color, channel, uirevision=f"{uirev}|{zoom}", fit_stage=zoom)
-        st.plotly_chart(fig, key="stage_fig", config={"displaylogo": False})
+        n_ch = rec.stage(k).features.shape[0]
+        st.caption(
+            f"**{stage_label(rec, k)}** ({n_ch} channels) · color: "
+            f"{color_help(rec, k, choice.quantity)}.{note}"
+        )
+        fig = figures.stage_figure(rec, k, choice, fit_stage=zoom)
+    mesh_view(fig, key="stage_view", group=group)
+    st.caption(CAMERA_HELP)
 
 
-def _exports(rec, k: int, color: str, channel: int, base: str, uirev: str) -> None:
-    st.markdown("Downloads of the current stage and color. Images are rendered on the server with PyVista.")
-    c = st.columns(3)
+def _exports(rec, k: int, choice: ColorChoice, base: str) -> None:
+    st.markdown(
+        "Downloads of the current stage and color. Images are rendered on the server with PyVista "
+        "(their camera is PyVista's, not the one you set in the view)."
+    )
+    q = choice.quantity
     name = f"{base}_stage{k}"
-    c[0].download_button("PNG image of this view", lambda: svc.stage_png(rec, k, color, channel),
-                         file_name=f"{name}_{color}.png", mime="image/png", on_click="ignore", icon="🖼️")
-    c[1].download_button("Stage mesh (OBJ)", lambda: svc.stage_mesh_obj(rec, k), file_name=f"{name}.obj",
-                         mime="text/plain", on_click="ignore", icon="📐")
-    c[2].download_button("Stage mesh + edge colors (PLY)", lambda: svc.stage_mesh_ply(rec, k, color, channel),
-                         file_name=f"{name}_{color}.ply", mime="text/plain", on_click="ignore", icon="📐")
     c = st.columns(3)
-    c[0].download_button("Recording (.npz)", lambda: svc.recording_npz(rec), file_name=f"{base}_recording.npz",
-                         mime="application/octet-stream", on_click="ignore", icon="💾")
-    c[1].download_button("Interactive 3D view (HTML)",
-                         lambda: svc.figure_html(svc.stage_figure(rec, k, color, channel, uirevision=uirev),
-                                                 f"{base}: {svc.stage_label(rec, k)}"),
-                         file_name=f"{name}_{color}.html", mime="text/html", on_click="ignore", icon="🌐")
-    c[2].download_button("Collapse sequence (GIF)", lambda: svc.collapse_gif(rec, color, channel),
-                         file_name=f"{base}_collapse_{color}.gif", mime="image/gif", on_click="ignore", icon="🎞️",
-                         help="Each pooled stage, then the edges it is about to collapse in red (a few seconds).")
+    c[0].download_button(
+        "PNG image",
+        lambda: exports.stage_png(rec, k, choice),
+        file_name=f"{name}_{q}.png",
+        mime="image/png",
+        on_click="ignore",
+        icon=":material/image:",
+        width="stretch",
+    )
+    c[1].download_button(
+        "Mesh (OBJ)",
+        lambda: exports.stage_mesh_obj(rec, k),
+        file_name=f"{name}.obj",
+        mime="text/plain",
+        on_click="ignore",
+        icon=":material/deployed_code:",
+        width="stretch",
+    )
+    c[2].download_button(
+        "Mesh + colors (PLY)",
+        lambda: exports.stage_mesh_ply(rec, k, choice),
+        file_name=f"{name}_{q}.ply",
+        mime="text/plain",
+        on_click="ignore",
+        icon=":material/palette:",
+        width="stretch",
+        help="The stage mesh with an edge element: each edge's value and RGB color.",
+    )
+    c = st.columns(3)
+    c[0].download_button(
+        "Recording (.npz)",
+        lambda: exports.recording_npz(rec),
+        file_name=f"{base}_recording.npz",
+        mime="application/octet-stream",
+        on_click="ignore",
+        icon=":material/database:",
+        width="stretch",
+        help="Every stage as arrays (format in meshcnn_core/recording.py).",
+    )
+    c[1].download_button(
+        "3D view (HTML)",
+        lambda: exports.figure_html(figures.stage_figure(rec, k, choice), f"{base}: {stage_label(rec, k)}"),
+        file_name=f"{name}_{q}.html",
+        mime="text/html",
+        on_click="ignore",
+        icon=":material/view_in_ar:",
+        width="stretch",
+        help="A standalone page with this stage's interactive view (works offline).",
+    )
+    c[2].download_button(
+        "Collapses (GIF)",
+        lambda: exports.collapse_gif(rec, choice),
+        file_name=f"{base}_collapse_{q}.gif",
+        mime="image/gif",
+        on_click="ignore",
+        icon=":material/animation:",
+        width="stretch",
+        help="Each pooled stage, then the edges it is about to collapse in red (a few seconds).",
+    )
 
 
 def main() -> None:
     """Draw the stage browser page."""
+    entered = ui.enter_page("explore")
     ui.init_state()
     ui.page_header(
         "Stage browser",
         "MeshCNN pools a mesh by **collapsing edges**: at each stage the edges with the weakest features "
-        "disappear. Move the slider to walk through the stages; colors show what the network computes per edge.",
+        "disappear. Move the slider to walk through the stages; colors show what the network computes "
+        "per edge.",
     )
+    notice = st.container()  # filled once the sidebar has read the mesh choice
     options, entries = ui.model_options()
     if not entries:
-        st.warning(f"No shipped model yet: {svc.checkpoints_dir()} holds no .pt checkpoint. "
-                   "Upload a checkpoint in the sidebar, or come back when the models are trained.")
+        st.warning(
+            f"No shipped model yet: {checkpoints_dir()} holds no .pt checkpoint. "
+            "Upload a checkpoint in the sidebar."
+        )
     st.sidebar.subheader("Model")
     device = ui.sidebar_device()
-    default = svc.default_model(list(entries.values()))
-    ui.keep_valid("model", options, default.key if default else ui.UPLOAD)
-    key = st.sidebar.selectbox("Model", options, key="model", format_func=lambda k: ui.model_label(k, entries))
+    key = ui.sidebar_model(entries, options, entered)
     loaded = ui.load_model_choice(key, entries, device)
-    choice = ui.sidebar_mesh(loaded[0].config.ninput_edges if loaded else None)
+    switched = None
+    if loaded is not None:
+        lo, hi = svc.model_limits([loaded.model])
+        switched = ui.switch_to_fitting_sample(loaded.key, lo, hi)
+    choice = ui.sidebar_mesh(loaded.model.config.ninput_edges if loaded else None)
+    with notice:
+        ui.link_notice()
     if loaded is None or choice is None:
         return
-    model, model_key = loaded
-    if key in entries and (card := svc.model_card(entries[key])):
+    model = loaded.model
+    if loaded.entry is not None and (card := model_card(loaded.entry)):
         with st.sidebar.expander("Model card"):
             st.markdown(card)
+    if switched:
+        st.info(
+            f"Switched the sample mesh to **{switched}**, the size {model.name} takes.",
+            icon=":material/swap_horiz:",
+        )
+    ui.suggest_fitting_sample(choice, lo, hi, model.name)
     with ui.error_box():
-        lo, hi = svc.model_limits([model])
-        fitted = ui.cached_fit(choice.mesh.content_hash(), lo, hi, choice.mesh)
-        result = ui.cached_result(model_key, device, fitted.mesh.content_hash(), model, fitted)
+        fitted = cached.fitted(choice.mesh, lo, hi)
+        result = cached.result(loaded.key, device, model, fitted)
         rec = result.recording
-        st.sidebar.markdown(f"**Device in use:** {result.device}  \n**Inference time:** {1000 * result.seconds:.0f} ms")
-        uirev = f"{model_key}|{fitted.mesh.content_hash()}"
+        truth = _truth(rec, result, choice)
+        st.sidebar.markdown(
+            f"**Device in use:** {result.device}  \n**Inference time:** {1000 * result.seconds:.0f} ms"
+        )
         left, right = st.columns([2.4, 1], gap="large")
-        with right:
-            st.subheader(f"{model.name}")
-            st.caption(f"{model.task} model on **{choice.mesh.name}** · takes ≤ {model.config.ninput_edges} edges · "
-                       f"pools to {', '.join(map(str, model.config.pool_res))}")
-            if result.actions:
-                st.info("The mesh was adapted to fit the model:\n" + "\n".join(f"- {a}" for a in result.actions))
-            _prediction(rec, result, choice)
         with left:
-            k, color, channel, browser_slider, zoom = _controls(rec)
+            k, color, in_view, zoom = _controls(rec, truth is not None and np.ndim(truth) == 1)
+            if color.quantity in ("truth", "wrong"):
+                color = ColorChoice(color.quantity, color.channel, color.fixed_scale, truth)
+        with right:
+            st.subheader(ui.wrap_name(model.name))
+            st.caption(
+                f"{model.task} model on **{choice.mesh.name}** · takes ≤ {model.config.ninput_edges} edges · "
+                f"pools to {', '.join(map(str, model.config.pool_res))}"
+            )
+            if result.actions:
+                st.info(
+                    "The mesh was adapted to fit the model:\n" + "\n".join(f"- {a}" for a in result.actions)
+                )
+            _prediction(
+                rec, truth, color.quantity, choice.entry is not None and choice.entry.source == "dataset"
+            )
+        with left:
             # lazy tabs: only the open tab runs (one 3D view to send and draw per rerun)
-            tab_stage, tab_survival, tab_export = st.tabs(["Stage view", "Survival map", "Export"], key="view_tab",
-                                                          on_change="rerun")
+            tab_stage, tab_survival, tab_export = st.tabs(
+                ["Stage view", "Survival map", "Export"], key="view_tab", on_change="rerun"
+            )
+            group = choice.mesh.content_hash()
             if tab_stage.open:
                 with tab_stage:
-                    _stage_view(rec, k, color, channel, browser_slider, zoom, uirev)
+                    _stage_view(rec, k, color, in_view, zoom, group)
             if tab_survival.open:
                 with tab_survival:
-                    st.markdown("Each input edge colored by the **deepest pooling stage its group survives to**: "
-                                "regions the network keeps to the end are bright, early collapses are dark.")
-                    st.plotly_chart(svc.survival_figure(rec, uirevision=uirev), key="survival_fig",
-                                    config={"displaylogo": False})
+                    st.markdown(
+                        "Each input edge colored by the **deepest pooling stage its group survives to**: "
+                        "regions the network keeps to the end are bright, early collapses are dark."
+                    )
+                    mesh_view(figures.survival_figure(rec), key="survival_view", group=group)
+                    st.caption(CAMERA_HELP)
             if tab_export.open:
                 with tab_export:
-                    _exports(rec, k, color, channel, _safe(f"{model.name}_{choice.mesh.name}"), uirev)
-        ui.write_query(svc.ViewState(model=None if key == ui.UPLOAD else key, mesh=choice.key, stage=k,
-                                     color=color, channel=channel))
+                    _exports(rec, k, color, svc.safe_name(f"{model.name}_{choice.mesh.name}"))
+        ui.write_query(
+            ViewState(
+                model=None if key == ui.UPLOAD else key,
+                mesh=choice.key,
+                stage=k,
+                color=color.quantity,
+                channel=color.channel,
+                fixed_scale=color.fixed_scale,
+                dataset=choice.dataset,
+            )
+        )
 
 
 main()
