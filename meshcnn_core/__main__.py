@@ -1,4 +1,4 @@
-"""Command line: ``python -m meshcnn_core {record,repair,import-reference} ...``.
+"""Command line: ``python -m meshcnn_core {record,repair,import-reference,survey,ood-stats} ...``.
 
 Errors in the user's files print one line and exit with code 2.
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import MeshCNNError, MeshError
 
-__all__ = ["main"]
+__all__ = ["main", "console"]
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
@@ -28,7 +28,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
     model = load_model(args.model, device=args.device)
     mesh = load_mesh(args.mesh, triangulate=args.repair)
     if args.repair:
-        fixed = preflight_for_model(mesh, model)
+        fixed = preflight_for_model(mesh, model, fill_holes=args.fill_holes)
         for line in (*mesh.notes, *fixed.actions):
             print(f"repair: {line}")
         mesh = fixed.mesh
@@ -52,13 +52,39 @@ def _cmd_record(args: argparse.Namespace) -> int:
         p = rec.probabilities
         top = np.argsort(-p)[:3]
         print("prediction: " + ", ".join(f"{rec.class_names[i]} {p[i]:.1%}" for i in top))
+        print(_ood_line(model, rec))
     else:
         counts = np.bincount(rec.prediction, minlength=len(rec.class_names))
         print("predicted parts (edges): " + ", ".join(f"{n}: {c}" for n, c in zip(rec.class_names, counts) if c))
+        print(_ood_line(model, rec))
     for st in rec.stages():
         print(f"  stage {st.index} {st.kind:6s} {st.num_edges:7d} edges  {st.features.shape[0]:4d} channels")
     if args.out:
         print(f"recording written to {args.out}")
+    return 0
+
+
+def _ood_line(model, rec) -> str:
+    from .ood import assess_recording
+
+    found = assess_recording(model.ood, rec)
+    if found is None and model.task != "classification":
+        return "out-of-distribution score: made for classifiers only (see the ood-stats command)"
+    if found is None:
+        return ("out-of-distribution score: not stored in this checkpoint "
+                "(add it with python -m meshcnn_core ood-stats)")
+    return found.words()
+
+
+def _cmd_ood_stats(args: argparse.Namespace) -> int:
+    from .ood_stats import write_ood_checkpoint
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rood-stats: {done}/{total} meshes", end="", file=sys.stderr, flush=True)
+
+    res = write_ood_checkpoint(args.model, args.data, args.out, progress=progress)
+    print("", file=sys.stderr)
+    print(res.words())
     return 0
 
 
@@ -75,11 +101,12 @@ def _cmd_repair(args: argparse.Namespace) -> int:
     mesh = load_mesh(args.mesh, triangulate=True)
     component = "refuse" if args.refuse_pieces else "largest"
     if args.model:
-        fixed = preflight_for_model(mesh, load_model(args.model, device="cpu"), component=component)
+        fixed = preflight_for_model(mesh, load_model(args.model, device="cpu"), component=component,
+                                    fill_holes=args.fill_holes)
     else:
         if args.edges is not None and args.edges < 6:
             raise ValueError("--edges must be at least 6 (the smallest closed mesh)")
-        fixed = preflight(mesh, target_edges=args.edges, component=component)
+        fixed = preflight(mesh, target_edges=args.edges, component=component, fill_holes=args.fill_holes)
     for line in (*mesh.notes, *fixed.actions):
         print(line)
     write_obj(out, fixed.mesh)
@@ -138,13 +165,42 @@ class _StateOnly:
         return self._state
 
 
+def _cmd_survey(args: argparse.Namespace) -> int:
+    import hashlib
+    import json
+
+    from .checkpoint import load_model
+    from .data.datasets import default_cache_dir
+    from .survey import report_table_csv, survey
+
+    model = load_model(args.model, device=args.device)
+    cache = None
+    if not args.no_cache:
+        key = f"{Path(args.data).resolve()}|{args.split}|{Path(args.model).resolve()}"
+        name = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+        cache = Path(args.cache) if args.cache else default_cache_dir() / "survey" / f"{name}.jsonl"
+
+    def progress(done: int, total: int, file: str) -> None:
+        print(f"\rsurvey: {done}/{total} {file}"[:100].ljust(100), end="", file=sys.stderr, flush=True)
+
+    report = survey(model, args.data, split=args.split, cache=cache, progress=progress)
+    print(file=sys.stderr)
+    Path(args.out).write_text(json.dumps(report.to_dict()) + "\n", encoding="utf-8")
+    if args.csv:
+        Path(args.csv).write_text(report_table_csv(report), encoding="utf-8")
+    ok = len(report.meshes) - len(report.errors)
+    print(f"wrote {args.out}: {ok} meshes, accuracy {100 * report.accuracy:.2f}%"
+          + (f", {len(report.errors)} could not be run (listed in the report)" if report.errors else ""))
+    return 0
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m meshcnn_core") -> int:
     """Entry point; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m meshcnn_core", description="MeshCNN Explorer core tools")
+    parser = argparse.ArgumentParser(prog=prog, description="MeshCNN Explorer core tools")
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("record", help="run a model on a mesh and record every pooling stage")
     r.add_argument("--model", required=True, help="checkpoint (.pt)")
@@ -153,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
     r.add_argument("--repair", action="store_true",
                    help="repair and simplify the mesh for the model first (prints what was done)")
+    r.add_argument("--fill-holes", dest="fill_holes", action="store_true",
+                   help="with --repair: close open borders (MeshFix hole filling) instead of keeping them")
     p = sub.add_parser("repair", help="repair a mesh and simplify it for a model (writes OBJ)")
     p.add_argument("--mesh", required=True, help="mesh file (.obj, .ply, .stl, .off, .glb)")
     p.add_argument("--out", required=True, help="repaired mesh to write (.obj)")
@@ -160,12 +218,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="checkpoint whose input size and first pooling target to fit")
     p.add_argument("--refuse-pieces", dest="refuse_pieces", action="store_true",
                    help="refuse meshes in several pieces instead of keeping the largest")
+    p.add_argument("--fill-holes", dest="fill_holes", action="store_true",
+                   help="close open borders (MeshFix hole filling) instead of keeping them")
+    o = sub.add_parser("ood-stats", help="store out-of-distribution statistics in a new checkpoint")
+    o.add_argument("--model", required=True, help="checkpoint (.pt) to read")
+    o.add_argument("--data", required=True, help="its data set, in MeshCNN's layout (train and test splits)")
+    o.add_argument("--out", required=True, help="new checkpoint to write (.pt; must differ from --model)")
     i = sub.add_parser("import-reference", help="convert a checkpoint of the original MeshCNN code")
     i.add_argument("--weights", required=True, help="latest_net.pth (a bare state_dict)")
     i.add_argument("--opt", help="the run's opt.txt")
     i.add_argument("--mean-std", dest="mean_std", help="the data set's mean_std_cache.p")
     i.add_argument("--classes", help="text file with one class name per line (default: 0..N-1)")
     i.add_argument("--out", required=True, help="checkpoint to write (.pt)")
+    s = sub.add_parser("survey", help="run a model over a data-set folder: what it keeps, per class or part")
+    s.add_argument("--model", required=True, help="checkpoint (.pt)")
+    s.add_argument("--data", required=True, help="a data-set folder in MeshCNN's layout")
+    s.add_argument("--out", required=True, help="report to write (.json)")
+    s.add_argument("--split", default="test", choices=("train", "test"))
+    s.add_argument("--csv", help="also write the per-class / per-part table as CSV")
+    s.add_argument("--cache", help="per-mesh results file, to resume (default: in the user cache folder)")
+    s.add_argument("--no-cache", dest="no_cache", action="store_true", help="do not read or write a cache")
+    s.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
     args = parser.parse_args(argv)
     with warnings.catch_warnings():
         # torch warns about the pickle protocol of files it then refuses; the refusal is the message
@@ -175,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
-        return {"record": _cmd_record, "repair": _cmd_repair, "import-reference": _cmd_import}[args.cmd](args)
+        return {"record": _cmd_record, "repair": _cmd_repair, "import-reference": _cmd_import,
+                "survey": _cmd_survey, "ood-stats": _cmd_ood_stats}[args.cmd](args)
     except MeshError as exc:
         hint = "" if getattr(args, "repair", True) or "repair" in str(exc) else " (try record --repair)"
         print(f"error: {_one_line(exc)}{hint}", file=sys.stderr)
@@ -192,6 +266,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     except MemoryError:
         print("error: out of memory; the input is too large", file=sys.stderr)
         return 2
+
+
+def console() -> None:
+    """The ``meshcnn`` console script (same as ``python -m meshcnn_core``)."""
+    sys.exit(main(prog="meshcnn"))
 
 
 if __name__ == "__main__":

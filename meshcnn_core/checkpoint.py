@@ -7,6 +7,7 @@ Format (a ``torch.save`` dict, loadable with ``weights_only=True``)::
       "model_args": {...config fields...}, "arch": "mconvnet" | "meshunet",
       "model": state_dict, "class_names": [...], "mean": [5 floats], "std": [5 floats],
       "metadata": {...training facts: dataset, epochs, metrics, source...},
+      "ood": {...optional out-of-distribution statistics, see meshcnn_core.ood...},
       # training checkpoints only: "optimizer", "scheduler", "epoch", "metrics", "rng"
     }
 """
@@ -25,8 +26,17 @@ from .device import pick_device
 from .errors import CheckpointError
 from .nn.classifier import ClassifierConfig, MeshClassifier
 from .nn.segmenter import MeshSegmenter, SegmenterConfig
+from .ood import OodStats, stats_from_checkpoint
 
-__all__ = ["LoadedModel", "build_model", "save_checkpoint", "load_model", "checkpoint_dict", "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "LoadedModel",
+    "build_model",
+    "save_checkpoint",
+    "load_model",
+    "checkpoint_dict",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
 
 FORMAT = "meshcnn-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -45,6 +55,7 @@ class LoadedModel:
         device: where ``net`` lives.
         metadata: training facts stored in the checkpoint.
         name: a display name.
+        ood: out-of-distribution statistics (checkpoint key ``"ood"``, see :mod:`.ood`), if stored.
     """
 
     net: torch.nn.Module
@@ -55,6 +66,7 @@ class LoadedModel:
     device: torch.device
     metadata: dict[str, Any] = field(default_factory=dict)
     name: str = "model"
+    ood: OodStats | None = None
 
     @property
     def task(self) -> str:
@@ -123,38 +135,58 @@ def save_checkpoint(path: str | os.PathLike, ckpt: dict) -> None:
     os.replace(tmp, path)
 
 
+NOT_OURS = (
+    "not a MeshCNN Explorer checkpoint. Accepted: .pt files written by this program (training, "
+    "ood-stats), or the original MeshCNN's weights converted with 'python -m meshcnn_core import-reference'"
+)
+
+
+def _load_failure(exc: BaseException) -> str:
+    """What went wrong in a safe ``torch.load``, in our words (torch's text is never passed on)."""
+    if "Unsupported global" in str(exc):
+        return "it holds pickled Python objects besides tensors, refused because loading them could run code"
+    return (
+        "it could not be read safely (truncated or corrupt, not a PyTorch file, or holding pickled "
+        "objects, which are refused)"
+    )
+
+
 def _read(path: Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.stat().st_size > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"{path.name}: larger than {MAX_CHECKPOINT_BYTES // 2**20} MiB; not a MeshCNN checkpoint")
+        raise CheckpointError(
+            f"{path.name}: larger than {MAX_CHECKPOINT_BYTES // 2**20} MiB; not a MeshCNN checkpoint"
+        )
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path.name}: the file is empty; {NOT_OURS}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise CheckpointError(
-            f"{path.name}: could not be loaded safely ({msg}). It may be truncated or corrupt, or hold pickled "
-            "code (refused). For checkpoints of the original MeshCNN code use "
-            "'python -m meshcnn_core import-reference'."
-        ) from None
+    except Exception as exc:  # torch raises many types; its own text may advise unsafe loading: never shown
+        raise CheckpointError(f"{path.name}: {_load_failure(exc)}; {NOT_OURS}") from None
     if not isinstance(ckpt, dict):
-        raise CheckpointError(f"{path.name}: not a MeshCNN Explorer checkpoint (expected a dict)")
+        raise CheckpointError(f"{path.name}: it holds a {type(ckpt).__name__}, not a dict; {NOT_OURS}")
     if ckpt.get("format") != FORMAT:
         if all(isinstance(v, torch.Tensor) for v in ckpt.values()):
             raise CheckpointError(
                 f"{path.name}: a bare state_dict (an original MeshCNN checkpoint?); convert it with "
-                "'python -m meshcnn_core import-reference --weights ... --opt opt.txt --mean-std mean_std_cache.p'"
+                "'python -m meshcnn_core import-reference --weights ... --opt opt.txt "
+                "--mean-std mean_std_cache.p'"
             )
-        raise CheckpointError(f"{path.name}: not a MeshCNN Explorer checkpoint (no format tag)")
+        raise CheckpointError(f"{path.name}: no format tag; {NOT_OURS}")
     if int(ckpt.get("format_version", 0)) > FORMAT_VERSION:
-        raise CheckpointError(f"{path.name}: format version {ckpt.get('format_version')} is newer than this program")
+        raise CheckpointError(
+            f"{path.name}: format version {ckpt.get('format_version')} is newer than this program"
+        )
     for key in ("arch", "model_args", "model", "class_names", "mean", "std"):
         if key not in ckpt:
             raise CheckpointError(f"{path.name}: the checkpoint lacks {key!r}")
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict, device: str | torch.device | None = None, name: str = "model") -> LoadedModel:
+def model_from_checkpoint(
+    ckpt: dict, device: str | torch.device | None = None, name: str = "model"
+) -> LoadedModel:
     """Rebuild a :class:`LoadedModel` from a checkpoint dict."""
     config = _config_from_dict(ckpt["arch"], dict(ckpt["model_args"]))
     net = build_model(config)
@@ -170,9 +202,13 @@ def model_from_checkpoint(ckpt: dict, device: str | torch.device | None = None, 
     std = np.asarray(ckpt["std"], dtype=np.float64).reshape(-1)
     if mean.shape != (config.input_nc,) or std.shape != (config.input_nc,) or not (std > 0).all():
         raise CheckpointError(f"{name}: the input mean/std must be {config.input_nc} numbers, std > 0")
+    try:
+        ood = stats_from_checkpoint(ckpt.get("ood"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{name}: its out-of-distribution statistics are malformed ({exc})") from None
     dev = pick_device(device)
     net = net.to(dev).eval()
-    return LoadedModel(net, config, class_names, mean, std, dev, dict(ckpt.get("metadata") or {}), name)
+    return LoadedModel(net, config, class_names, mean, std, dev, dict(ckpt.get("metadata") or {}), name, ood)
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> LoadedModel:

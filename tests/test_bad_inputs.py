@@ -33,6 +33,7 @@ from meshcnn_core.inference import record
 from meshcnn_core.mesh.io import Mesh, load_mesh, write_obj
 from meshcnn_core.mesh.repair import (
     MAX_REPAIR_FACES,
+    ActionKind,
     check_mesh,
     preflight,
     preflight_for_model,
@@ -187,8 +188,8 @@ MESH_CASES = [
     Case("nan", "nan.obj", "error", "ok", ("nan",)),
     Case("inf", "inf.obj", "error", "ok", ("infinite",)),
     Case("all_nan", "all_nan.obj", "error", "error", ("nan",)),
-    Case("single_triangle", "triangle.obj", "error", "error"),
-    Case("open_sheet", "sheet.obj", "error", "error", ("open",)),
+    Case("single_triangle", "triangle.obj", "error", "ok"),  # subdivided, then simplified
+    Case("open_sheet", "sheet.obj", "error", "ok", ("at most",)),  # borders kept
     Case("fin", "fin.obj", "error", "ok", ("non-manifold",)),
     Case("bowtie", "bowtie.obj", "error", "ok", ("pieces",)),
     Case("pinched", "pinched.obj", "ok", "ok"),
@@ -196,7 +197,7 @@ MESH_CASES = [
     Case("zero_area", "zero_area.obj", "error", "ok", ("zero area",)),
     Case("flipped", "flipped.obj", "error", "ok", ("winding",)),
     Case("quads_ngons", "quads.obj", "error", "ok", ("corners",)),
-    Case("too_small", "small.obj", "error", "error", ("fewer",)),
+    Case("too_small", "small.obj", "error", "ok", ("fewer",)),  # subdivided
     Case("components", "components.obj", "error", "ok", ("pieces",)),
     Case("bad_index", "bad_index.obj", "error", "error", ("vertex",)),
     Case("text_garbage", "garbage.off", "error", "error"),
@@ -386,7 +387,9 @@ LIB_MESHES = {
     "bad_index": lambda: Mesh(np.eye(3), [[0, 1, 5]]),
     "collinear": lambda: Mesh(np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0.0]]), [[0, 1, 2]]),
 }
-REPAIRABLE = {"nan", "inf", "fin", "bowtie", "pinched", "duplicate_faces", "zero_area", "flipped", "components"}
+REPAIRABLE = {"nan", "inf", "fin", "bowtie", "pinched", "duplicate_faces", "zero_area", "flipped",
+              "components",
+              "open_sheet", "too_small", "single_triangle"}
 
 
 @pytest.fixture(scope="module")
@@ -404,7 +407,7 @@ def test_library_raises_only_mesh_error(name, tiny_model):
         pass
     if name != "pinched":
         with pytest.raises(MeshError):
-            require_ready(mesh, max_edges=NINPUT * 2, min_edges=POOL0)
+            require_ready(mesh, max_edges=NINPUT, min_edges=POOL0)
     if name in REPAIRABLE:
         res = preflight_for_model(mesh, tiny_model)
         assert res.actions and res.changed
@@ -419,20 +422,22 @@ def test_library_raises_only_mesh_error(name, tiny_model):
 
 
 def test_preflight_messages_say_where_and_how_many():
-    with pytest.raises(MeshError, match=r"open: 1 hole \(\d+ boundary edges\).*around"):
-        preflight(sheet_mesh())
+    kept = preflight(sheet_mesh())
+    assert kept.steps[0].kind == ActionKind.OPEN_BORDERS and not kept.changed
+    assert kept.actions[0].startswith("kept 1 open border (116 boundary edges) as they are")
     with pytest.raises(MeshError, match=r"21 separate pieces"):
         preflight(components_mesh(), component="refuse")
-    with pytest.raises(MeshError, match=r"fewer than the model's first pooling target 1000"):
-        preflight(_ico(2), min_edges=1000)
+    sub = preflight(_ico(2), min_edges=1000)
+    assert sub.steps[0].kind == ActionKind.SUBDIVIDE and sub.steps[0].count == 1 and sub.num_edges == 4 * 480
     holed = Mesh(_ico().vertices, _ico().faces[1:], "holed")
-    assert "filled 1 small hole (3 boundary edges" in " ".join(preflight(holed).actions)
-    with pytest.raises(MeshError, match=r"open: 1 hole \(3 boundary edges\).*Close the holes"):
-        preflight(holed, fill_holes=False)
+    filled = preflight(holed, fill_holes=True)
+    assert "filled 1 open border (3 boundary edges) with 1 new faces (MeshFix)" in filled.actions
+    assert check_mesh(filled.mesh).boundary_edges == 0
+    assert check_mesh(preflight(holed).mesh).boundary_edges == 3
 
 
-def test_nonmanifold_edge_refused_when_no_face_dangles():
-    """Two closed spheres sharing one edge: no face can be dropped soundly, so refuse with where."""
+def test_nonmanifold_edge_cut_apart_when_no_face_dangles():
+    """Two closed spheres sharing one edge: no face dangles, so MeshFix cuts them apart."""
     a, b = _ico(2, 1), _ico(2, 2)
     e0, e1 = a.faces[0, 0], a.faces[0, 1]
     vb = -b.vertices
@@ -444,8 +449,11 @@ def test_nonmanifold_edge_refused_when_no_face_dangles():
     ids[b0], ids[b1] = e1, e0
     v = np.vstack([a.vertices, vb])
     mesh = Mesh(v, np.vstack([a.faces, ids[b.faces[:, [0, 2, 1]]]]), "book")
-    with pytest.raises(MeshError, match=r"1 edge with more than two faces .*the edge between \(.*\), \("):
-        preflight(mesh)
+    res = preflight(mesh)  # MeshFix cuts the surfaces apart; the larger piece is kept
+    nm = [a for a in res.steps if a.kind == ActionKind.NONMANIFOLD_EDGES]
+    assert len(nm) == 1 and nm[0].count == 1 and "MeshFix" in nm[0].words and len(nm[0].where) == 1
+    chk = check_mesh(res.mesh)
+    assert not chk.problems and chk.boundary_edges == 0 and chk.num_edges == 480
 
 
 def test_triangulating_loader_notes(tmp_path):
@@ -667,4 +675,4 @@ def test_other_formats_record_with_repair(suffix, tiny, tmp_path):
     trimesh.Trimesh(m.vertices, m.faces, process=False).export(path)
     run = run_main(*_record_args(tiny, path, tmp_path / "r.npz", True))
     assert run.rc == 0, run.err
-    assert "simplified by quadric decimation from 1920 to 1500 edges" in run.out
+    assert "from 1920 to 1500 edges (target: at most 1500)" in run.out

@@ -19,10 +19,23 @@ import numpy as np
 
 from ..errors import MeshError
 
-__all__ = ["Mesh", "load_mesh", "parse_obj", "MESH_SUFFIXES", "MAX_MESH_BYTES"]
+__all__ = [
+    "Mesh", "load_mesh", "load_mesh_bytes", "parse_obj", "write_obj", "obj_text", "safe_name",
+    "MESH_SUFFIXES", "MAX_MESH_BYTES",
+]
 
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
 MAX_MESH_BYTES = 200 * 1024 * 1024
+
+
+def _frozen_copy(a, dtype) -> np.ndarray:
+    """A C-contiguous read-only array of ``dtype`` that shares no writable memory with ``a``."""
+    arr = np.asarray(a)
+    if arr.dtype == dtype and arr.flags.c_contiguous and not arr.flags.writeable and arr.base is None:
+        return arr
+    out = np.array(arr, dtype=dtype, order="C", copy=True)
+    out.setflags(write=False)
+    return out
 
 
 @dataclass(frozen=True)
@@ -42,14 +55,14 @@ class Mesh:
     notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        v = np.ascontiguousarray(self.vertices, dtype=np.float64)
-        f = np.ascontiguousarray(self.faces, dtype=np.int64)
+        # Our own read-only copies: the caller's arrays are never frozen or aliased (a read-only
+        # contiguous array of the right dtype is already immutable and is kept as it is).
+        v = _frozen_copy(self.vertices, np.float64)
+        f = _frozen_copy(self.faces, np.int64)
         if v.ndim != 2 or v.shape[1] != 3:
             raise MeshError(f"vertices must have shape (V, 3), got {v.shape}")
         if f.ndim != 2 or f.shape[1] != 3:
             raise MeshError(f"faces must be triangles with shape (F, 3), got {f.shape}")
-        v.setflags(write=False)
-        f.setflags(write=False)
         object.__setattr__(self, "vertices", v)
         object.__setattr__(self, "faces", f)
 
@@ -160,7 +173,9 @@ def parse_obj(text: str, name: str = "mesh", *, triangulate: bool = False) -> Me
                 n_polygons += 1
             faces.extend([ids[0], ids[k], ids[k + 1]] for k in range(1, len(ids) - 1))
     if not vertices or not faces:
-        raise MeshError(f"{name}: no triangles found (the file holds {len(vertices)} vertices, {len(faces)} faces)")
+        raise MeshError(
+            f"{name}: no triangles found (the file holds {len(vertices)} vertices, {len(faces)} faces)"
+        )
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64)
     if (f < 0).any() or (f >= len(v)).any():
@@ -181,7 +196,8 @@ def _load_with_trimesh(data: bytes, suffix: str, name: str) -> Mesh:
             trimesh.util.wrap_as_stream(data), file_type=suffix.lstrip("."), process=True, force="mesh"
         )
     except Exception as exc:  # trimesh raises many types for broken files
-        raise MeshError(f"{name}: could not be read as {suffix.upper().lstrip('.')} ({type(exc).__name__}: {exc})") from None
+        kind = suffix.upper().lstrip(".")
+        raise MeshError(f"{name}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
     faces = np.asarray(getattr(loaded, "faces", np.zeros((0, 3))), dtype=np.int64)
     vertices = np.asarray(getattr(loaded, "vertices", np.zeros((0, 3))), dtype=np.float64)
     if len(faces) == 0:
@@ -231,11 +247,23 @@ def load_mesh(path: str | os.PathLike, *, triangulate: bool = False) -> Mesh:
     return load_mesh_bytes(p.read_bytes(), p.name, triangulate=triangulate)
 
 
-__all__ += ["load_mesh_bytes", "write_obj"]
+def obj_text(vertices: np.ndarray, faces: np.ndarray, comments: list[str] | tuple[str, ...] = (), *,
+             digits: int = 9) -> str:
+    """OBJ text: ``#`` comment lines, then ``v`` and 1-based ``f`` lines in order (the one OBJ writer).
+
+    Shapes: ``vertices (V, 3)``, ``faces (F, 3)``.
+    """
+    lines = [f"# {c}" for c in comments]
+    fmt = f"v {{:.{digits}g}} {{:.{digits}g}} {{:.{digits}g}}"
+    lines += [fmt.format(x, y, z) for x, y, z in np.asarray(vertices).tolist()]
+    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in np.asarray(faces).tolist()]
+    return "\n".join(lines) + "\n"
 
 
-def write_obj(path: str | os.PathLike, mesh: Mesh, *, digits: int = 9, header: list[str] | None = None) -> None:
-    """Write a mesh as OBJ text (``v`` then ``f`` lines, 1-based, in order), atomically.
+def write_obj(
+    path: str | os.PathLike, mesh: Mesh, *, digits: int = 9, header: list[str] | None = None
+) -> None:
+    """Write a mesh as OBJ text (see :func:`obj_text`), atomically.
 
     Args:
         path: the ``.obj`` file to write.
@@ -244,11 +272,19 @@ def write_obj(path: str | os.PathLike, mesh: Mesh, *, digits: int = 9, header: l
         header: comment lines to write first (default: the mesh's name).
     """
     path = Path(path)
-    lines = [f"# {h}" for h in (header if header is not None else [mesh.name])] + [f"# {n}" for n in mesh.notes]
-    fmt = f"v {{:.{digits}g}} {{:.{digits}g}} {{:.{digits}g}}"
-    lines += [fmt.format(x, y, z) for x, y, z in mesh.vertices.tolist()]
-    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in mesh.faces.tolist()]
+    comments = [*(header if header is not None else [mesh.name]), *mesh.notes]
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
+    tmp.write_text(obj_text(mesh.vertices, mesh.faces, comments, digits=digits))
     tmp.replace(path)
 
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def safe_name(filename: str, default: str = "mesh", max_len: int = 60) -> str:
+    """A file name's stem reduced to letters, digits, ``_``, ``.`` and ``-`` (``default`` if none are left).
+
+    The one sanitizer for display and download names.
+    """
+    stem = Path(str(filename).replace("\\", "/")).stem
+    return _UNSAFE.sub("_", stem)[:max_len].strip("_") or default
