@@ -12,6 +12,7 @@ import threading
 import numpy as np
 import plotly.graph_objects as go
 
+from meshcnn_core.mesh.io import obj_text
 from meshcnn_core.recording import Recording
 
 from .colorings import ColorChoice, edge_coloring, rgb_colors
@@ -37,10 +38,8 @@ def _compact(rec: Recording, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def stage_mesh_obj(rec: Recording, k: int) -> bytes:
     """Stage ``k``'s mesh as OBJ text (1-based ``v``/``f`` lines)."""
     v, f, _ = _compact(rec, k)
-    lines = [f"# MeshCNN Explorer: {rec.meta.get('mesh_name', 'mesh')}, stage {k} ({rec.stage(k).kind})"]
-    lines += [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in v.tolist()]
-    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in f.tolist()]
-    return ("\n".join(lines) + "\n").encode()
+    head = f"MeshCNN Explorer: {rec.meta.get('mesh_name', 'mesh')}, stage {k} ({rec.stage(k).kind})"
+    return obj_text(v, f, [head]).encode()
 
 
 def stage_mesh_ply(rec: Recording, k: int, choice: ColorChoice = DEFAULT_COLORS) -> bytes:

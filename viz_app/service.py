@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 import time
 from collections.abc import Sequence
@@ -30,7 +29,9 @@ from meshcnn_core import CheckpointError, LoadedModel, Mesh, MeshError, load_mes
 from meshcnn_core.device import pick_device
 from meshcnn_core.inference import prepare, record
 from meshcnn_core.mesh import repair as _repair
-from meshcnn_core.mesh.io import MESH_SUFFIXES, load_mesh_bytes
+from meshcnn_core.mesh.edges import estimate_edges
+from meshcnn_core.mesh.io import MESH_SUFFIXES, load_mesh_bytes, safe_name
+from meshcnn_core.ood import OodScore, assess_recording
 from meshcnn_core.recording import Recording
 
 from .catalog import MeshEntry
@@ -127,15 +128,6 @@ def open_mesh(entry: MeshEntry) -> Mesh:
     return load_mesh(entry.path, triangulate=True)
 
 
-def safe_name(text: str, fallback: str = "mesh") -> str:
-    """``text`` reduced to letters, digits, ``-``, ``_`` and ``.`` (at most 60): safe in a file name.
-
-    Used for the display name of uploads (their own name is never a path) and for download names.
-    """
-    clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("._")[:60]
-    return clean or fallback
-
-
 def bytes_hash(data: bytes) -> str:
     """A short content hash for uploaded bytes (cache keys)."""
     return hashlib.blake2b(data, digest_size=12).hexdigest()
@@ -196,7 +188,7 @@ def fit_mesh_to(mesh: Mesh, lo: int, hi: int, *, allow_repair: bool = True) -> F
         raise MeshError(
             f"these models cannot share a mesh: one takes at most {hi} edges, another pools to {lo} first"
         )
-    approx = 3 * len(mesh.faces) // 2  # a closed triangle mesh's edge count, known without any topology
+    approx = estimate_edges(len(mesh.faces))
     if approx > 2 * hi + 1000:  # clearly too big: do not build a topology we would throw away
         problem = f"{mesh.name}: about {approx} edges, but the model takes {lo}..{hi}"
     else:
@@ -222,12 +214,23 @@ class InferenceResult:
         seconds: wall time of the forward pass and recording.
         device: where it ran (``"cpu"``, ``"cuda:0"``).
         actions: what was done to the mesh to fit the model (empty: used as given).
+        ood: how unlike the model's training data the mesh is (None: the checkpoint stores no
+            statistics, e.g. segmenters).
     """
 
     recording: Recording
     seconds: float
     device: str
     actions: tuple[str, ...]
+    ood: OodScore | None = None
+
+    def reliability(self, task: str) -> tuple[str, bool]:
+        """``(sentence, warn)`` to show beside the prediction: the out-of-distribution verdict."""
+        if self.ood is not None:
+            return self.ood.words()[0].upper() + self.ood.words()[1:] + ".", self.ood.unusual
+        if task == "classification":
+            return "No out-of-distribution statistics are stored in this checkpoint.", False
+        return "No out-of-distribution score: it is computed for classifiers only.", False
 
 
 def infer(model: LoadedModel, mesh: Mesh, *, fitted: FittedMesh | None = None) -> InferenceResult:
@@ -239,7 +242,8 @@ def infer(model: LoadedModel, mesh: Mesh, *, fitted: FittedMesh | None = None) -
     fit = fitted if fitted is not None else fit_mesh(mesh, [model])
     t0 = time.perf_counter()
     rec = record(model, fit.mesh)
-    return InferenceResult(rec, time.perf_counter() - t0, str(model.device), fit.actions)
+    seconds = time.perf_counter() - t0
+    return InferenceResult(rec, seconds, str(model.device), fit.actions, assess_recording(model.ood, rec))
 
 
 @dataclass(frozen=True)

@@ -281,10 +281,10 @@ def write_obj(
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def safe_name(filename: str, default: str = "mesh", max_len: int = 60) -> str:
-    """A file name's stem reduced to letters, digits, ``_``, ``.`` and ``-`` (``default`` if none are left).
+def safe_name(text: str, default: str = "mesh", max_len: int = 60) -> str:
+    """``text`` reduced to letters, digits, ``_``, ``.`` and ``-`` (``default`` if none are left).
 
-    The one sanitizer for display and download names.
+    The one sanitizer for display and download names: never a path (``../x`` becomes ``x``). Pass a
+    file name's stem to drop its suffix.
     """
-    stem = Path(str(filename).replace("\\", "/")).stem
-    return _UNSAFE.sub("_", stem)[:max_len].strip("_") or default
+    return _UNSAFE.sub("_", str(text)).strip("._")[:max_len] or default
