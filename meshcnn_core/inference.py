@@ -14,9 +14,10 @@ from .errors import MeshError
 from .mesh.features import extract_features, normalize_features
 from .mesh.io import Mesh
 from .mesh.topology import MeshTopology, build_topology, topology_faces
+from .nn.pool_events import RemovalKind
 from .recording import FORMAT_VERSION, Recording
 
-__all__ = ["PreparedMesh", "prepare", "record", "run"]
+__all__ = ["PreparedMesh", "prepare", "record", "run", "model_input"]
 
 
 @dataclass(frozen=True)
@@ -45,14 +46,27 @@ def _check_fits(model: LoadedModel, prep: PreparedMesh) -> None:
             "(the app and 'repair' do this for you)"
         )
     if e < cfg.pool_res[0]:
-        raise MeshError(f"the mesh has {e} edges, fewer than the model's first pooling target {cfg.pool_res[0]}")
+        raise MeshError(
+            f"the mesh has {e} edges, fewer than the model's first pooling target {cfg.pool_res[0]}"
+        )
+
+
+def model_input(model: LoadedModel, prep: PreparedMesh) -> torch.Tensor:
+    """The normalized, padded input features the network takes. Shapes: ``-> (1, 5, ninput_edges)``.
+
+    Feed it (or a modified copy) to ``model.net(x, [prep.topology])``; :func:`run` does exactly that.
+
+    Raises:
+        MeshError: the mesh does not fit the model.
+    """
+    _check_fits(model, prep)
+    x = normalize_features(prep.features, model.mean, model.std, model.config.ninput_edges)
+    return torch.from_numpy(x).unsqueeze(0).to(model.device)  # (1, 5, ninput_edges)
 
 
 def run(model: LoadedModel, prep: PreparedMesh):
     """One eval forward pass. Returns the network's :class:`NetOutput` (batch of 1)."""
-    _check_fits(model, prep)
-    x = normalize_features(prep.features, model.mean, model.std, model.config.ninput_edges)
-    x_t = torch.from_numpy(x).unsqueeze(0).to(model.device)  # (1, 5, ninput_edges)
+    x_t = model_input(model, prep)  # (1, 5, ninput_edges)
     with torch.no_grad():
         return model.net(x_t, [prep.topology])
 
@@ -103,21 +117,26 @@ def record(model: LoadedModel, mesh: Mesh | PreparedMesh) -> Recording:
             level_groups.append(g)
         elif st.kind == "pool":
             prev = out.stages[k - 1].pool_records[0]
-            g = (_csr(prev.groups_indptr, prev.groups_indices, prev.topology_in.num_edges) @ level_groups[-1]).tocsr()
+            step = _csr(prev.groups_indptr, prev.groups_indices, prev.topology_in.num_edges)  # (E_k, E_k-1)
+            g = (step @ level_groups[-1]).tocsr()
             g.data[:] = 1
             level_groups.append(g)
         else:  # unpool: back on an earlier level's topology
-            level = next(i for i, t in enumerate(out.stages) if t.kind != "unpool" and t.topologies[0] is topo)
+            level = next(
+                i for i, t in enumerate(out.stages) if t.kind != "unpool" and t.topologies[0] is topo
+            )
             g = level_groups[level]
         g.sort_indices()
         if rec is not None:
             removed = topo.edge_ids[rec.removed]
             kind = rec.removed_kind
             priority = rec.priority
+            skipped, skip_reason, skip_at = topo.edge_ids[rec.skipped], rec.skip_reason, rec.skip_at
         else:
             removed = np.zeros(0, dtype=np.int64)
             kind = np.zeros(0, dtype=np.int8)
             priority = torch.sum(feats * feats, 0).numpy()
+            skipped, skip_reason, skip_at = removed, kind, removed
         a.update({
             f"stage{k}_kind": np.asarray(st.kind),
             f"stage{k}_edge_ids": topo.edge_ids,
@@ -127,9 +146,12 @@ def record(model: LoadedModel, mesh: Mesh | PreparedMesh) -> Recording:
             f"stage{k}_vertex_mask": topo.vertex_mask,
             f"stage{k}_features": feats.numpy().astype(np.float32),
             f"stage{k}_priority": np.asarray(priority, dtype=np.float32),
-            f"stage{k}_collapse_order": removed[kind == 0],
+            f"stage{k}_collapse_order": removed[kind == RemovalKind.COLLAPSED],
             f"stage{k}_removed_order": removed,
             f"stage{k}_removed_kind": kind.astype(np.int8),
+            f"stage{k}_skipped": skipped.astype(np.int64),
+            f"stage{k}_skip_reason": skip_reason.astype(np.int8),
+            f"stage{k}_skip_at": skip_at.astype(np.int64),
             f"stage{k}_groups_indptr": g.indptr.astype(np.int64),
             f"stage{k}_groups_indices": g.indices.astype(np.int64),
         })

@@ -1,11 +1,11 @@
 """Recordings: what a forward pass did, stage by stage, as plain arrays; saved as ``.npz``.
 
-File format (``format_version`` 1), one ``.npz`` (a zip of ``.npy`` arrays, no pickles):
+File format (``format_version`` 2), one ``.npz`` (a zip of ``.npy`` arrays, no pickles):
 
 =============================  ==========================================================
 key                            content
 =============================  ==========================================================
-``format_version``             int, 1
+``format_version``             int, 2 (version-1 files load too: they lack the ``skip*`` keys)
 ``meta``                       JSON string: task, model name/config, class names, mesh name
 ``logits``                     classification ``(classes,)``; segmentation ``(E, classes)``
 ``probabilities``              softmax of ``logits`` over classes, same shape
@@ -26,10 +26,20 @@ key                            content
 ``stage{k}_priority``          ``(E_k,)`` float32 squared feature norm (the pooling queue key)
 ``stage{k}_collapse_order``    input edge ids collapsed by the pooling leaving stage k, in order
 ``stage{k}_removed_order``     all input edge ids that pooling removed, in order
-``stage{k}_removed_kind``      int8 per removed edge: 0 collapsed, 1 merged, 2 triplet
+``stage{k}_removed_kind``      int8 :class:`~meshcnn_core.nn.pool_events.RemovalKind` per
+                               removed edge (0 collapsed, 1 merged, 2 triplet)
+``stage{k}_skipped``           input edge ids popped from the pooling queue and not collapsed,
+                               in queue order (version 2)
+``stage{k}_skip_reason``       int8 :class:`~meshcnn_core.nn.pool_events.SkipReason` per skip
+                               (version 2)
+``stage{k}_skip_at``           int64 per skip: removals made before it (``removed_order[:at]``
+                               happened first); with the collapses (``COLLAPSED`` removals) it
+                               gives the true order of the queue's pops (version 2)
 ``stage{k}_groups_indptr``     ``(E_k + 1,)`` CSR offsets
 ``stage{k}_groups_indices``    input edge ids merged into each edge at stage k (sorted)
 =============================  ==========================================================
+
+The ``skip*`` arrays and removal arrays are empty for stages that no pooling leaves.
 """
 
 from __future__ import annotations
@@ -47,11 +57,13 @@ from .errors import RecordingError
 
 __all__ = ["Recording", "StageView", "load_recording", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _STAGE_KEYS = (
     "kind", "edge_ids", "edges", "faces", "vertices", "vertex_mask", "features", "priority",
     "collapse_order", "removed_order", "removed_kind", "groups_indptr", "groups_indices",
 )
+_STAGE_KEYS_V2 = ("skipped", "skip_reason", "skip_at")  # added in version 2
+_NO_SKIPS = {"skipped": np.int64, "skip_reason": np.int8, "skip_at": np.int64}
 _TOP_KEYS = (
     "format_version", "meta", "logits", "probabilities", "input_edges", "input_vertices", "input_faces",
     "input_features", "edge_areas", "num_stages",
@@ -76,6 +88,9 @@ class StageView:
     removed_kind: np.ndarray
     groups_indptr: np.ndarray
     groups_indices: np.ndarray
+    skipped: np.ndarray
+    skip_reason: np.ndarray
+    skip_at: np.ndarray
 
     @property
     def num_edges(self) -> int:
@@ -175,6 +190,8 @@ class Recording:
             raise IndexError(f"stage {k} out of range 0..{self.num_stages - 1}")
         a = self.arrays
         vals = {key: a[f"stage{k}_{key}"] for key in _STAGE_KEYS}
+        for key, dtype in _NO_SKIPS.items():  # version-1 files: no skip log
+            vals[key] = a[f"stage{k}_{key}"] if f"stage{k}_{key}" in a else np.zeros(0, dtype=dtype)
         vals["kind"] = str(vals["kind"])
         return StageView(index=k, **vals)
 
@@ -183,14 +200,42 @@ class Recording:
         return [self.stage(k) for k in range(self.num_stages)]
 
     def survival_depth(self) -> np.ndarray:
-        """``(E,)`` int: for each input edge, the deepest pooled stage its group reaches."""
+        """``(E,)`` int: for each input edge, the deepest stage at which it is still an edge of its own.
+
+        That is the largest ``k`` (input and pooled stages only) with the edge's id in
+        ``stage{k}_edge_ids``: 0 for an edge removed by the first pooling, ``K_pool`` for one that
+        reaches the bottom. (Every input edge is *merged* into some group down to the bottom, so
+        group membership would make this map uniform.)
+        """
         e = len(self.arrays["input_edges"])
         depth = np.zeros(e, dtype=np.int64)
-        for st in self.stages():
-            if st.kind == "unpool":
+        for k in range(self.num_stages):
+            if str(self.arrays[f"stage{k}_kind"]) == "unpool":
                 break
-            depth[st.covered_input_edges(e)] = st.index
+            depth[self.arrays[f"stage{k}_edge_ids"]] = k
         return depth
+
+    def resolution(self, stage: int) -> np.ndarray:
+        """``(E,)`` float64: for each input edge, how many input edges its edge at ``stage`` stands for.
+
+        Groups overlap: MeshCNN copies a collapsed edge into the groups of the surviving edges on
+        both its faces. So an input edge held by ``m`` groups counts ``1/m`` in each; a stage
+        edge's size is the sum of its members' shares (the sizes of a stage add up to the input
+        edges its groups cover), and an input edge gets the mean size of the groups that hold it
+        (0 if none does). At the input every value is 1.
+
+        Raises:
+            IndexError: ``stage`` out of range.
+        """
+        st = self.stage(stage)
+        e = len(self.arrays["input_edges"])
+        rows = np.repeat(np.arange(st.num_edges), np.diff(st.groups_indptr))  # (nnz,)
+        cols = st.groups_indices  # (nnz,)
+        held = np.bincount(cols, minlength=e).astype(np.float64)  # (E,) groups holding each input edge
+        share = 1.0 / held[cols]  # (nnz,)
+        size = np.bincount(rows, weights=share, minlength=st.num_edges)  # (E_k,)
+        total = np.bincount(cols, weights=size[rows], minlength=e)  # (E,)
+        return np.divide(total, held, out=np.zeros(e), where=held > 0)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the ``.npz`` deterministically (same recording -> same bytes)."""
@@ -233,10 +278,12 @@ def load_recording(path: str | os.PathLike) -> Recording:
         raise RecordingError(f"{p.name}: not a MeshCNN Explorer recording (missing {', '.join(missing[:3])})")
     version = int(arrays["format_version"])
     if version > FORMAT_VERSION:
-        raise RecordingError(f"{p.name}: format version {version} is newer than this program ({FORMAT_VERSION})")
+        raise RecordingError(
+            f"{p.name}: format version {version} is newer than this program ({FORMAT_VERSION})"
+        )
     n = int(arrays["num_stages"])
     for k in range(n):
-        for key in _STAGE_KEYS:
+        for key in _STAGE_KEYS + (_STAGE_KEYS_V2 if version >= 2 else ()):
             if f"stage{k}_{key}" not in arrays:
                 raise RecordingError(f"{p.name}: stage {k} lacks {key!r}")
     return Recording(arrays)

@@ -483,11 +483,12 @@ def test_million_faces_cli(tmp_path, tiny):
     assert n > 1_000_000
     plain = run_cli("record", "--model", str(tiny), "--mesh", str(path), "--device", "cpu")
     assert_one_line_error(plain, "at most")
-    assert plain.seconds < 30, plain.seconds
+    # bounds that catch a hang, not speed goals (those live in benchmarks/bench_simplify.py)
+    assert plain.seconds < 120, plain.seconds
     rep = run_cli("record", "--model", str(tiny), "--mesh", str(path), "--device", "cpu", "--repair")
     assert rep.rc == 0, rep.err
     assert "simplified by quadric decimation" in rep.out
-    assert rep.seconds < 60, rep.seconds  # ~10-20 s of work on a shared 2-core machine, plus start-up
+    assert rep.seconds < 300, rep.seconds
 
 
 # ---------------------------------------------------------------- untrusted checkpoints

@@ -7,6 +7,7 @@ import torch
 
 from meshcnn_core import build_topology
 from meshcnn_core.nn.pool import PoolRecord, average_groups, pool_topology
+from meshcnn_core.nn.pool_events import RemovalKind
 from meshcnn_core.nn.unpool import unpool_features
 
 from .meshes import icosphere
@@ -30,9 +31,12 @@ def hand_record() -> PoolRecord:
         groups_rows=rows,
         occurrences=np.array([1, 2, 1, 1, 1], np.float32),
         removed=np.array([1, 3]),
-        removed_kind=np.array([0, 0], np.int8),
+        removed_kind=np.array([RemovalKind.COLLAPSED, RemovalKind.COLLAPSED], np.int8),
         topology_in=None,
         topology_out=None,
+        skipped=np.empty(0, np.int64),
+        skip_reason=np.empty(0, np.int8),
+        skip_at=np.empty(0, np.int64),
     )
 
 

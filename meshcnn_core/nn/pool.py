@@ -16,7 +16,8 @@ from torch import nn
 
 from ..errors import MeshError
 from ..mesh.topology import MeshTopology
-from .pool_kernel import STATUS_BAD_TRIPLET, STATUS_EXHAUSTED, collapse_edges, compact
+from .pool_events import PoolStatus, RemovalKind
+from .pool_kernel import pool_edges
 
 __all__ = ["PoolRecord", "pool_topology", "priority_from_features", "MeshPool", "average_groups"]
 
@@ -34,9 +35,16 @@ class PoolRecord(NamedTuple):
         groups_rows: ``(nnz,)`` int64 row of each entry of ``groups_indices``.
         occurrences: ``(E_in,)`` float32 MeshCNN's unpooling divisor per layer-input edge.
         removed: ``(R,)`` int64 layer-input edges in the order they were removed.
-        removed_kind: ``(R,)`` int8: 0 collapsed, 1 merged into a neighbour, 2 triplet removal.
+        removed_kind: ``(R,)`` int8 :class:`~.pool_events.RemovalKind` of each removal.
         topology_in: the layer's input topology.
         topology_out: the pooled topology.
+        skipped: ``(S,)`` int64 layer-input edges popped from the queue and not collapsed, in
+            queue order.
+        skip_reason: ``(S,)`` int8 :class:`~.pool_events.SkipReason` of each skip.
+        skip_at: ``(S,)`` int64 removals made before each skip: ``removed[:skip_at[i]]`` happened
+            before skip ``i``. Every pop is a skip or a collapse (a ``COLLAPSED`` removal, preceded
+            by its triplet and merged removals), so the two logs interleave into the true pop
+            sequence, which is ``order[:len(skipped) + len(collapsed)]`` of the priority queue.
     """
 
     target: int
@@ -50,11 +58,14 @@ class PoolRecord(NamedTuple):
     removed_kind: np.ndarray
     topology_in: MeshTopology
     topology_out: MeshTopology
+    skipped: np.ndarray
+    skip_reason: np.ndarray
+    skip_at: np.ndarray
 
     @property
     def collapsed(self) -> np.ndarray:
         """``(K,)`` layer-input edges that were collapsed, in order."""
-        return self.removed[self.removed_kind == 0]
+        return self.removed[self.removed_kind == RemovalKind.COLLAPSED]
 
 
 def priority_from_features(x: torch.Tensor, num_edges: int) -> np.ndarray:
@@ -76,32 +87,26 @@ def pool_topology(topo: MeshTopology, priority: np.ndarray, target: int) -> Pool
         raise MeshError(f"the mesh has {e_in} edges, fewer than the pooling target {target}")
     priority = np.asarray(priority, dtype=np.float32)
     order = np.lexsort((np.arange(e_in), priority.astype(np.float64)))
-    edges = topo.edges.copy()
-    gemm = topo.gemm.copy()
-    sides = topo.sides.copy()
-    positions = topo.positions.copy()
-    vmask = topo.vertex_mask.copy()
-    (status, count, mask, ve_ptr, ve_idx, g_ptr, g_idx, occ, removed, kind) = collapse_edges(
-        order, int(target), edges, gemm, sides, topo.ve_indptr, topo.ve_indices, positions, vmask
+    res = pool_edges(
+        order, int(target), topo.edges, topo.gemm, topo.sides, topo.ve_indptr, topo.ve_indices,
+        topo.positions, topo.vertex_mask,
     )
-    if status == STATUS_EXHAUSTED:
+    if res.status == PoolStatus.EXHAUSTED:
         raise MeshError(
-            f"pooling could reduce the mesh only to {count} edges, not to {target}: too many edges lie "
-            "on boundaries or cannot be collapsed (is the mesh closed and manifold?)"
+            f"pooling could reduce the mesh only to {res.edges_count} edges, not to {target}: too many edges "
+            "lie on boundaries or cannot be collapsed (is the mesh closed and manifold?)"
         )
-    if status == STATUS_BAD_TRIPLET:
+    if res.status == PoolStatus.BAD_TRIPLET:
         raise MeshError("pooling met a degenerate one-ring (is the mesh manifold, in one piece?)")
-    kept, new_edges, new_gemm, new_sides, new_ve, indptr, g_idx, g_rows = compact(
-        mask, edges, gemm, sides, ve_idx, g_ptr, g_idx
-    )
     new_topo = MeshTopology(
-        edges=new_edges, gemm=new_gemm, sides=new_sides, ve_indptr=ve_ptr, ve_indices=new_ve,
-        positions=positions, vertex_mask=vmask, edge_ids=topo.edge_ids[kept],
+        edges=res.edges, gemm=res.gemm, sides=res.sides, ve_indptr=res.ve_indptr, ve_indices=res.ve_indices,
+        positions=res.positions, vertex_mask=res.vertex_mask, edge_ids=topo.edge_ids[res.kept],
     )
     return PoolRecord(
-        target=int(target), priority=priority, kept=kept, groups_indptr=indptr, groups_indices=g_idx, groups_rows=g_rows,
-        occurrences=occ, removed=removed.astype(np.int64), removed_kind=kind.astype(np.int8),
-        topology_in=topo, topology_out=new_topo,
+        target=int(target), priority=priority, kept=res.kept, groups_indptr=res.groups_indptr,
+        groups_indices=res.groups_indices, groups_rows=res.groups_rows, occurrences=res.occurrences,
+        removed=res.removed, removed_kind=res.removed_kind, topology_in=topo, topology_out=new_topo,
+        skipped=res.skipped, skip_reason=res.skip_reason, skip_at=res.skip_at,
     )
 
 
@@ -124,7 +129,8 @@ def average_groups(x: torch.Tensor, records: Sequence[PoolRecord], target: int) 
     dev = x.device
     flat = x.permute(0, 2, 1).reshape(b * e_pad, c)  # (B*E_in_pad, C)
     gathered = flat.index_select(0, torch.from_numpy(cols).to(dev))  # (nnz, C)
-    out = flat.new_zeros(b * target, c).index_add_(0, torch.from_numpy(rows).to(dev), gathered)  # (B*target, C)
+    out = flat.new_zeros(b * target, c)  # (B*target, C)
+    out = out.index_add_(0, torch.from_numpy(rows).to(dev), gathered)
     out = out / torch.from_numpy(counts).to(dev).unsqueeze(1)
     return out.view(b, target, c).permute(0, 2, 1)  # (B, C, target)
 
