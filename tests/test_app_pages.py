@@ -162,7 +162,10 @@ def test_fixed_color_range_is_the_default_and_per_stage_is_an_option(env):
     assert at.toggle(key="fixed_scale").disabled and "Color range" not in captions(at)
 
 
-@pytest.mark.parametrize("tab,expected", [("Survival map", "deepest pooling stage"), ("Export", "Downloads")])
+@pytest.mark.parametrize(
+    "tab,expected",
+    [("Survival map", "deepest pooled stage"), ("Resolution map", "stands for"), ("Export", "Downloads")],
+)
 def test_other_tabs(env, tab, expected):
     at = run_app()
     at.session_state["view_tab"] = tab
@@ -222,7 +225,7 @@ def test_segmentation_data_set_shows_accuracy(env):
     labels = [m.label for m in at.metric]
     assert "Accuracy vs ground truth" in labels
     assert "color the edges by **Predicted label**" in captions(at)
-    assert at.selectbox(key="color").options[3:6] == ["Predicted label", "Ground-truth label", "Wrong edges"]
+    assert at.selectbox(key="color").options[4:7] == ["Predicted label", "Ground-truth label", "Wrong edges"]
     truth = np.loadtxt(env["segdata"] / "seg" / "mtest0.eseg").astype(int) - 1  # class indices of "1".."3"
     at.selectbox(key="color").set_value("truth").run()
     at.select_slider(key="stage").set_value(0).run()

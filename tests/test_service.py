@@ -270,7 +270,10 @@ def test_stage_figure_has_one_lines_trace_with_per_edge_colors(recs, quantity, m
     if quantity in ("truth", "wrong") and rec.task != "segmentation":
         return
     choice = ColorChoice(
-        quantity, 3, truth=(rec.prediction + 1) % 3 if quantity in ("truth", "wrong") else None
+        quantity,
+        3,
+        truth=(rec.prediction + 1) % 3 if quantity in ("truth", "wrong") else None,
+        attribution=np.linspace(0, 1, rec.num_input_edges) if quantity == "attribution" else None,
     )
     for k in range(rec.num_stages):
         st = rec.stage(k)
@@ -325,7 +328,7 @@ def test_truth_and_wrong_colorings(recs):
         assert np.array_equal(wrong.values, (ids < 100).astype(np.float32))
     with pytest.raises(ValueError, match="ground truth"):
         colorings.edge_coloring(rec, 0, ColorChoice("wrong"))
-    assert colorings.quantities_for("segmentation", True)[3:6] == ["label", "truth", "wrong"]
+    assert colorings.quantities_for("segmentation", True)[4:7] == ["label", "truth", "wrong"]
     assert "truth" not in colorings.quantities_for("segmentation", False)
     assert "label" not in colorings.quantities_for("classification", False)
 

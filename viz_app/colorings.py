@@ -15,7 +15,7 @@ import plotly.colors as pcolors
 
 from meshcnn_core.recording import Recording
 
-from .stages import pooled_levels, stage_label
+from .stages import pooled_levels, short_stage_label, stage_label
 
 __all__ = [
     "QUANTITIES",
@@ -28,11 +28,16 @@ __all__ = [
     "quantities_for",
     "categorical",
     "survival_coloring",
+    "depth_coloring",
+    "resolution_coloring",
+    "group_mean",
+    "input_values_at_stage",
     "rgb_colors",
 ]
 
 QUANTITIES = {
     "activation": "Activation norm",
+    "attribution": "Attribution",
     "channel": "One channel",
     "priority": "Pooling priority",
     "label": "Predicted label",
@@ -40,12 +45,17 @@ QUANTITIES = {
     "wrong": "Wrong edges",
     "survival": "Survival depth",
 }
-SCALED = ("activation", "channel")  # the continuous quantities whose range can be fixed or per stage
+# the continuous quantities whose range can be fixed (all stages) or per stage
+SCALED = ("activation", "attribution", "channel")
 
 LABEL_COLORS = list(pcolors.qualitative.D3) + list(pcolors.qualitative.Alphabet)
 KEPT_CATEGORIES = ("kept by neither", "kept by A only", "kept by B only", "kept by both")
 KEPT_COLORS = ("#d0d0d0", "#e6550d", "#3182bd", "#404040")
 RIGHT_WRONG_COLORS = ("#bdbdbd", "#d62728")
+# attribution: pale grey (nothing) to dark red (much), so the few edges that matter stand out on the surface
+HEAT = [[0.0, "#d4d4d8"], [0.25, "#fdd49e"], [0.5, "#fc8d59"], [0.75, "#d7301f"], [1.0, "#7f0000"]]
+# group size: light grey (an edge that stands for itself) to dark blue (a large merge group)
+GROUP_SIZE = [[0.0, "#d4d4d8"], [0.3, "#9ecae1"], [0.65, "#3182bd"], [1.0, "#08306b"]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,12 +69,15 @@ class ColorChoice:
             meaning while walking the stages); else each stage's own range.
         truth: ``(E,)`` ground-truth class per input edge (segmentation), needed by ``"truth"`` and
             ``"wrong"``.
+        attribution: ``(E,)`` attribution per input edge (:mod:`viz_app.explain_service`), needed by
+            ``"attribution"``; a pooled stage shows each edge's mean over its merge group.
     """
 
     quantity: str = "activation"
     channel: int = 0
     fixed_scale: bool = True
     truth: np.ndarray | None = None
+    attribution: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +108,7 @@ class EdgeColoring:
 
 def quantities_for(task: str, has_truth: bool) -> list[str]:
     """The keys of :data:`QUANTITIES` that make sense for a ``task`` model (with or without ground truth)."""
-    out = ["activation", "channel", "priority"]
+    out = ["activation", "attribution", "channel", "priority"]
     if task == "segmentation":
         out += ["label"] + (["truth", "wrong"] if has_truth else [])
     return out + ["survival"]
@@ -120,14 +133,16 @@ def _robust_range(values: np.ndarray) -> tuple[float, float]:
     return lo, hi
 
 
-def _continuous(values: np.ndarray, title: str, lo: float, hi: float, fixed: bool) -> EdgeColoring:
+def _continuous(
+    values: np.ndarray, title: str, lo: float, hi: float, fixed: bool, scale: list | None = None
+) -> EdgeColoring:
     v = np.asarray(values, dtype=np.float32)
     if lo < 0 < hi:  # signed: a diverging scale centred on zero
         m = max(-lo, hi)
         return EdgeColoring(v, title, pcolors.get_colorscale("RdBu_r"), -m, m, fixed=fixed)
     if hi <= lo:
         hi = lo + 1.0
-    return EdgeColoring(v, title, pcolors.get_colorscale("Viridis"), lo, hi, fixed=fixed)
+    return EdgeColoring(v, title, scale or pcolors.get_colorscale("Viridis"), lo, hi, fixed=fixed)
 
 
 def categorical(values: np.ndarray, names: list[str], title: str, colors=None) -> EdgeColoring:
@@ -141,7 +156,40 @@ def categorical(values: np.ndarray, names: list[str], title: str, colors=None) -
     )
 
 
-def _scaled_values(rec: Recording, k: int, quantity: str, channel: int) -> tuple[np.ndarray, str]:
+def group_mean(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per group (CSR rows), the mean of ``values`` over its members (0 for an empty group).
+
+    Shapes: indptr ``(G + 1,)``, indices ``(nnz,)`` into values ``(E,)`` -> ``(G,)`` float64.
+    """
+    sizes = np.diff(np.asarray(indptr, dtype=np.int64))  # (G,)
+    rows = np.repeat(np.arange(len(sizes)), sizes)  # (nnz,)
+    picked = np.asarray(values, dtype=np.float64)[np.asarray(indices, dtype=np.int64)]  # (nnz,)
+    total = np.bincount(rows, weights=picked, minlength=len(sizes))
+    return np.divide(total, sizes, out=np.zeros(len(sizes)), where=sizes > 0)
+
+
+def input_values_at_stage(rec: Recording, values: np.ndarray, k: int) -> np.ndarray:
+    """``(E_k,)``: per edge of stage ``k``, the mean of a per-input-edge quantity over its merge group.
+
+    At the input every edge is its own group: ``values`` unchanged.
+
+    Raises:
+        ValueError: ``values`` is not one number per input edge.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (rec.num_input_edges,):
+        raise ValueError(f"need one value per input edge ({rec.num_input_edges}), got shape {values.shape}")
+    st = rec.stage(k)
+    return group_mean(st.groups_indptr, st.groups_indices, values)
+
+
+def _scaled_values(
+    rec: Recording, k: int, quantity: str, channel: int, attribution: np.ndarray | None = None
+) -> tuple[np.ndarray, str]:
+    if quantity == "attribution":
+        if attribution is None:
+            raise ValueError("'Attribution' needs the attribution of every input edge")
+        return input_values_at_stage(rec, attribution, k), "attribution" if k == 0 else "mean attribution"
     feats = rec.stage(k).features  # (C_k, E_k)
     if quantity == "activation":
         return np.sqrt((feats.astype(np.float64) ** 2).sum(0)), "activation norm"
@@ -149,11 +197,13 @@ def _scaled_values(rec: Recording, k: int, quantity: str, channel: int) -> tuple
     return feats[c].astype(np.float64), f"channel {c}"
 
 
-def _depth_coloring(rec: Recording, depth: np.ndarray) -> EdgeColoring:
-    levels = pooled_levels(rec)
-    n = len(levels)
+def depth_coloring(depth: np.ndarray, labels: list[str] | tuple[str, ...]) -> EdgeColoring:
+    """Survival depths ``0..len(labels)-1`` (input, pool 1, ...) on a discrete scale, dark to bright.
+
+    Shapes: depth ``(n,)`` int.
+    """
+    n = len(labels)
     colors = pcolors.sample_colorscale("Viridis", [i / max(n - 1, 1) for i in range(n)])
-    text = tuple(stage_label(rec, k).replace(" · ", " (") + ")" if k else "input" for k in levels)
     return EdgeColoring(
         np.asarray(depth, dtype=np.float32),
         "deepest stage kept",
@@ -161,14 +211,45 @@ def _depth_coloring(rec: Recording, depth: np.ndarray) -> EdgeColoring:
         -0.5,
         n - 0.5,
         None,
-        tuple(float(k) for k in levels),
-        text,
+        tuple(float(k) for k in range(n)),
+        tuple(labels),
     )
 
 
+def _depth_coloring(rec: Recording, depth: np.ndarray) -> EdgeColoring:
+    levels = pooled_levels(rec)  # the input and pooled stages come first: level i is stage i
+    text = [stage_label(rec, k).replace(" · ", " (") + ")" if k else "input" for k in levels]
+    return depth_coloring(depth, text)
+
+
 def survival_coloring(rec: Recording) -> EdgeColoring:
-    """Each input edge colored by the deepest pooled stage its group reaches."""
+    """Each input edge colored by the deepest pooled stage at which it is still an edge of its own."""
     return _depth_coloring(rec, rec.survival_depth())
+
+
+def resolution_coloring(rec: Recording, k: int) -> EdgeColoring:
+    """Each input edge colored by how many input edges its edge at stage ``k`` stands for.
+
+    :meth:`Recording.resolution`: the size of the merge group holding it (an input edge held by ``m``
+    groups counts ``1/m`` in each). Sizes span orders of magnitude (most edges stand for one or two,
+    a few for dozens), so the colors follow ``log2(size)`` with ticks at 1, 2, 4, ...; light grey is an
+    edge that stands for itself, dark blue a large group.
+
+    Shapes: values ``(E,)`` float32, ``log2`` of the sizes (uncovered edges, size 0, drawn as 1).
+    """
+    sizes = np.maximum(rec.resolution(k), 1.0)
+    top = max(float(sizes.max()), 2.0)
+    ticks = [2.0**i for i in range(int(np.floor(np.log2(top))) + 1)]
+    title = f"input edges per edge<br>at {short_stage_label(rec, k)}"
+    return EdgeColoring(
+        np.log2(sizes).astype(np.float32),
+        title,
+        GROUP_SIZE,
+        0.0,
+        float(np.log2(top)),
+        tickvals=tuple(float(np.log2(t)) for t in ticks),
+        ticktext=tuple(f"{t:g}" for t in ticks),
+    )
 
 
 def edge_coloring(rec: Recording, k: int, choice: ColorChoice | None = None) -> EdgeColoring:
@@ -181,15 +262,16 @@ def edge_coloring(rec: Recording, k: int, choice: ColorChoice | None = None) -> 
     q = choice.quantity
     st = rec.stage(k)
     if q in SCALED:
-        values, title = _scaled_values(rec, k, q, choice.channel)
+        values, title = _scaled_values(rec, k, q, choice.channel, choice.attribution)
         if choice.fixed_scale:
             ranges = [
-                _robust_range(_scaled_values(rec, j, q, choice.channel)[0]) for j in range(rec.num_stages)
+                _robust_range(_scaled_values(rec, j, q, choice.channel, choice.attribution)[0])
+                for j in range(rec.num_stages)
             ]
             lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
         else:
             lo, hi = _robust_range(values)
-        return _continuous(values, title, lo, hi, choice.fixed_scale)
+        return _continuous(values, title, lo, hi, choice.fixed_scale, HEAT if q == "attribution" else None)
     if q == "priority":  # the queue key is heavy-tailed: its rank is what decides the order
         order = np.argsort(st.priority, kind="stable")
         rank = np.empty(len(order), dtype=np.float32)

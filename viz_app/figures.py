@@ -34,6 +34,7 @@ __all__ = [
     "stages_figure",
     "survival_figure",
     "kept_figure",
+    "edges_figure",
     "prediction_figure",
 ]
 
@@ -318,7 +319,7 @@ def stages_figure(
 
 
 def survival_figure(rec: Recording, *, camera: dict | None = None, height: int = 600) -> go.Figure:
-    """The input mesh, each input edge colored by the deepest pooled stage its group reached."""
+    """The input mesh, each input edge colored by the deepest pooled stage at which it is still an edge."""
     bounds = _bounds(rec.input_vertices, rec.input_faces)
     return _mesh_figure(
         rec.input_vertices,
@@ -355,6 +356,26 @@ def kept_figure(
         bounds=bounds,
         camera=camera,
         height=height,
+        narrow=narrow,
+    )
+
+
+def edges_figure(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    edges: np.ndarray,
+    col: EdgeColoring,
+    *,
+    camera: dict | None = None,
+    height: int = 600,
+    narrow: bool = False,
+) -> go.Figure:
+    """Any mesh with its edges colored by ``col`` (e.g. a recording's input mesh, or a data-set mesh).
+
+    Shapes: vertices ``(V, 3)``, faces ``(F, 3)``, edges ``(E, 2)``, ``col.values`` ``(E,)``.
+    """
+    return _mesh_figure(
+        vertices, faces, edges, col, bounds=_bounds(vertices, faces), camera=camera, height=height,
         narrow=narrow,
     )
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from meshcnn_core import MeshCNNError
 from viz_app import cached, figures, ui
+from viz_app import explain_service as esvc
 from viz_app import service as svc
 from viz_app.catalog import checkpoints_dir, default_model
 from viz_app.colorings import QUANTITIES, SCALED, ColorChoice
-from viz_app.comparison import kept_status, same_input, stage_overlaps
+from viz_app.comparison import kept_status, same_input
 from viz_app.mesh_view import mesh_view
-from viz_app.stages import short_stage_label, stage_label
+from viz_app.stages import stage_label
 from viz_app.state import ViewState
 
 MAX_MODELS = 4
@@ -32,11 +34,21 @@ def _summary(rec) -> str:
     return f"segments into **{parts}** of {len(rec.class_names)} parts"
 
 
+def _rho(value: float | None) -> str:
+    """A rank correlation for the table: 3 decimals, "–" where no pooling follows, "undefined" for nan."""
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if np.isfinite(value) else "undefined"
+
+
 def _overlap(names: list[str], recs: list, k: int, group: str) -> None:
     st.subheader("Which input edges did each model keep?")
     st.markdown(
         "At each stage a model keeps some of the input edges (the others were collapsed or merged). "
-        "The **Jaccard index** is |kept by both| / |kept by either|: 1 means both models pooled alike."
+        "The **Jaccard index** is |kept by both| / |kept by either|: 1 means both models pooled alike. "
+        "The **rank correlation** (Spearman) compares the two models' pooling priorities (squared feature "
+        "norms, the order in which the next pooling tries the edges) over the edges both still have: 1 means "
+        "the same order, 0 unrelated orders; – at a stage no pooling leaves in both models."
     )
     c1, c2 = st.columns(2)
     ia = c1.selectbox("Model A", range(len(names)), index=0, format_func=names.__getitem__, key="cmp_a")
@@ -48,21 +60,23 @@ def _overlap(names: list[str], recs: list, k: int, group: str) -> None:
             "pick two models that share one."
         )
         return
-    rows = stage_overlaps(a, b)
+    rows, diff = esvc.diff_rows(a, b)
     table = pd.DataFrame(
         [
             {
-                "stage": short_stage_label(a, r.stage),
+                "stage": r.label,
                 f"kept by {names[ia]}": r.kept_a,
                 f"kept by {names[ib]}": r.kept_b,
                 "kept by both": r.both,
                 "Jaccard": round(r.jaccard, 3),
+                "rank corr.": _rho(r.spearman),
             }
             for r in rows
         ]
     )
+    st.dataframe(table, hide_index=True)  # full width: every column readable without scrolling
     left, right = st.columns([1, 1.6])
-    left.dataframe(table, hide_index=True)
+    left.markdown(esvc.divergence_text(diff, a, (names[ia], names[ib])))
     kk = min(k, rows[-1].stage)
     right.caption(
         f"Input edges at stage {kk}: orange = kept by {names[ia]} only, blue = kept by {names[ib]} only. "
@@ -70,7 +84,9 @@ def _overlap(names: list[str], recs: list, k: int, group: str) -> None:
     )
     with right:
         mesh_view(
-            figures.kept_figure(kept_status(a, b, kk), a, (names[ia], names[ib]), height=520, narrow=True),
+            cached.figure(
+                figures.kept_figure, kept_status(a, b, kk), a, (names[ia], names[ib]), height=520, narrow=True
+            ),
             key="kept_view",
             group=group,
         )
@@ -220,7 +236,9 @@ def main() -> None:
             )
             with col:
                 mesh_view(
-                    figures.stage_figure(rec, kk, spec, height=520, fit_stage=fit_view, narrow=True),
+                    cached.figure(
+                        figures.stage_figure, rec, kk, spec, height=520, fit_stage=fit_view, narrow=True
+                    ),
                     key=f"cmp_view_{i}",
                     group=group,
                 )

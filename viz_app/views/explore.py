@@ -1,14 +1,25 @@
-"""The stage browser: one model on one mesh, every pooling stage, the survival map, exports."""
+"""The stage browser: one model on one mesh, every stage, attributions, survival and resolution maps."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import streamlit as st
 
 from viz_app import cached, exports, figures, ui
+from viz_app import explain_cached as ecached
+from viz_app import explain_figures as efigs
+from viz_app import explain_service as esvc
 from viz_app import service as svc
 from viz_app.catalog import LANDING, checkpoints_dir, ground_truth, model_card
-from viz_app.colorings import QUANTITIES, SCALED, ColorChoice, edge_coloring, quantities_for
+from viz_app.colorings import (
+    QUANTITIES,
+    SCALED,
+    ColorChoice,
+    edge_coloring,
+    quantities_for,
+)
 from viz_app.mesh_view import mesh_view
 from viz_app.stages import pooling_follows, stage_label
 from viz_app.state import ViewState
@@ -41,8 +52,31 @@ def color_help(rec, k: int, quantity: str) -> str:
         "truth": f"the ground-truth part of each edge from the data set's .eseg file{same_id}",
         "wrong": f"red where the predicted part differs from the ground truth, "
         f"grey where it matches{same_id}",
-        "survival": "the deepest pooling stage each edge's group reaches",
+        "survival": "the deepest pooled stage at which each edge is still an edge of its own "
+        "(not yet collapsed or merged into another)",
     }[quantity]
+
+
+HIDDEN = "when the edge's features are set to the data set's mean"
+METHOD_WORDS = {
+    "integrated_gradients": f"integrated gradients: the estimated drop of {{score}} {HIDDEN} (gradients "
+    "averaged along the way there; 0 where hiding the edge would not lower it)",
+    "grad_input": f"gradient × input: the estimated drop of {{score}} {HIDDEN} (from one gradient; 0 where "
+    "hiding the edge would not lower it)",
+    "gradcam": "Grad-CAM: the first block's activations on the edge weighted by their mean gradient of "
+    "{score} (negative sums cut to 0)",
+}
+
+
+def attribution_help(rec, k: int, method: str, target: esvc.TargetOption) -> str:
+    """What the attribution colors of stage ``k`` mean (method, target, and the merging at pooled stages)."""
+    if rec.task == "classification":
+        score = f"the score of **{target.name}**"
+    else:
+        score = f"the mean score of **part {target.name}** over the edges predicted as it"
+    words = METHOD_WORDS[method].format(score=score)
+    where = "" if k == 0 else "; at this stage each edge shows the mean over the input edges merged into it"
+    return f"each input edge's attribution by {words}{where}"
 
 
 def _truth(rec, result, choice):
@@ -61,7 +95,9 @@ def _prediction(rec, truth, color: str, on_dataset: bool) -> None:
         if acc is not None:
             mark = ":material/check_circle: correct" if acc.correct else ":material/cancel: wrong"
             st.markdown(f"Ground truth (data-set folder): **{rec.class_names[int(truth)]}** · {mark}")
-        st.plotly_chart(figures.prediction_figure(rec), key="pred_bars", config={"displayModeBar": False})
+        st.plotly_chart(
+            cached.chart(figures.prediction_figure, rec), key="pred_bars", config={"displayModeBar": False}
+        )
         return
     counts = {n: int((rec.prediction == i).sum()) for i, n in enumerate(rec.class_names)}
     st.metric("Parts found", f"{sum(1 for v in counts.values() if v)} of {len(rec.class_names)}")
@@ -110,7 +146,7 @@ def _controls(rec, has_truth: bool) -> tuple[int, ColorChoice, bool, bool]:
         disabled=color not in SCALED,
         help="On: one range spans all stages, so a color means the same value at every stage. "
         "Off: each stage gets its own range (2nd to 98th percentile of its values). "
-        "Only for Activation norm and One channel; the other colorings never change scale.",
+        "Only for Activation norm, Attribution and One channel; the other colorings never change scale.",
     )
     k = c1.select_slider(
         "Stage",
@@ -147,26 +183,105 @@ def _scale_note(rec, k: int, choice: ColorChoice) -> str:
     return f" Color range: this stage's own ({col.cmin:.3g} to {col.cmax:.3g})."
 
 
-def _stage_view(rec, k: int, choice: ColorChoice, in_view: bool, zoom: bool, group: str) -> None:
+def _stage_view(rec, k: int, choice: ColorChoice, in_view: bool, zoom: bool, group: str, attr=None) -> None:
     note = _scale_note(rec, k, choice)
     if in_view:  # the stage is picked in the browser: words that hold at every stage
-        words = (
-            IN_VIEW_PRIORITY_HELP
-            if choice.quantity == "priority"
-            else color_help(rec, 0, choice.quantity).replace(" at this stage", " at each stage")
-        )
+        if attr is not None:
+            words = attribution_help(rec, 0, *attr) + (
+                "; at pooled stages each edge shows the mean over the input edges merged into it"
+            )
+        elif choice.quantity == "priority":
+            words = IN_VIEW_PRIORITY_HELP
+        else:
+            words = color_help(rec, 0, choice.quantity).replace(" at this stage", " at each stage")
         st.caption(
             f"Use the slider under the view · color: {words}.{note.replace('this stage', 'each stage')}"
         )
-        fig = figures.stages_figure(rec, choice, active=k, fit_stage=zoom)
+        fig = cached.figure(figures.stages_figure, rec, choice, active=k, fit_stage=zoom)
     else:
         n_ch = rec.stage(k).features.shape[0]
-        st.caption(
-            f"**{stage_label(rec, k)}** ({n_ch} channels) · color: "
-            f"{color_help(rec, k, choice.quantity)}.{note}"
-        )
-        fig = figures.stage_figure(rec, k, choice, fit_stage=zoom)
+        words = attribution_help(rec, k, *attr) if attr is not None else color_help(rec, k, choice.quantity)
+        st.caption(f"**{stage_label(rec, k)}** ({n_ch} channels) · color: {words}.{note}")
+        fig = cached.figure(figures.stage_figure, rec, k, choice, fit_stage=zoom)
     mesh_view(fig, key="stage_view", group=group)
+    st.caption(CAMERA_HELP)
+
+
+def _attribution_controls(rec, ident: str) -> tuple[str, esvc.TargetOption]:
+    """Method and target pickers in the sidebar; the target starts at the prediction for each new result."""
+    sb = st.sidebar
+    sb.subheader("Attribution")
+    methods = list(esvc.METHOD_LABELS)
+    ui.keep_valid("attr_method", methods, esvc.DEFAULT_METHOD)
+    method = sb.selectbox(
+        "Method", methods, key="attr_method", format_func=esvc.METHOD_LABELS.get, help=esvc.METHOD_HELP
+    )
+    options = {o.index: o for o in esvc.target_options(rec)}
+    if st.session_state.get("_attr_for") != ident:  # another model or mesh: explain its prediction
+        st.session_state["_attr_for"] = ident
+        st.session_state["attr_target"] = esvc.default_target(rec)
+    ui.keep_valid("attr_target", list(options), esvc.default_target(rec))
+    classifier = rec.task == "classification"
+    target = sb.selectbox(
+        "Explain the class" if classifier else "Explain the part",
+        list(options),
+        key="attr_target",
+        format_func=lambda i: options[i].label,
+        help="Whose score the attribution explains: the predicted class by default (classes by probability)."
+        if classifier
+        else "Whose score the attribution explains: the mean score of a part over the edges predicted as "
+        "it; by default the part predicted on the most edges (only parts predicted somewhere are listed).",
+    )
+    return method, options[target]
+
+
+def _deletion_check(rec, curve) -> None:
+    """The deletion curve of the shown attribution and what it says."""
+    v = esvc.verdict(curve, rec.task)
+    st.markdown("**Does this picture mean anything?**")
+    st.caption(
+        "The deletion check: hide the input edges with the highest attribution (features set to the data "
+        "set's mean) and watch the probability fall, against hiding the same number of random edges."
+    )
+    fig = efigs.deletion_figure(curve, esvc.probability_name(curve, rec.task))
+    st.plotly_chart(fig, key="deletion_chart", config={"displayModeBar": False})
+    box, icon = {
+        "clear": (st.success, ":material/check_circle:"),
+        "slight": (st.info, ":material/info:"),
+        "none": (st.warning, ":material/warning:"),
+    }[v.level]
+    box(v.text, icon=icon)
+
+
+def _resolution_view(rec, k: int, group: str) -> None:
+    """The input mesh colored by group size at a pooled stage picked here (the input stage is all 1)."""
+    levels = [j for j in range(1, rec.num_stages) if rec.stage(j).kind == "pool"]
+    if not levels:
+        st.info("This model does not pool: every edge stands for itself.")
+        return
+    if st.session_state.get("resolution_stage") not in levels:
+        st.session_state["resolution_stage"] = k if k in levels else levels[-1]
+    kk = st.select_slider(
+        "Pooled stage",
+        options=levels,
+        key="resolution_stage",
+        format_func=lambda j: stage_label(rec, j),
+        help="The input stage is left out: there every edge stands for itself.",
+    )
+    res = rec.resolution(kk)
+    covered = res > 0
+    st.markdown(
+        f"Each input edge colored by **how many input edges its edge at {stage_label(rec, kk)} stands for** "
+        "(the size of the merge group holding it): small groups where the network keeps detail, large "
+        "ones where it has merged a region into a few edges."
+    )
+    st.caption(
+        f"{int(covered.sum())} input edges in {rec.stage(kk).num_edges} groups, at most "
+        f"{res.max():.1f} per group. An input edge held by m groups counts 1/m in each (MeshCNN copies a "
+        "collapsed edge into the groups on both its faces), so the group sizes at a stage add up to the "
+        "input edges covered; an edge held by several groups shows their mean size."
+    )
+    mesh_view(cached.figure(efigs.resolution_figure, rec, kk), key="resolution_view", group=group)
     st.caption(CAMERA_HELP)
 
 
@@ -292,6 +407,12 @@ def main() -> None:
             k, color, in_view, zoom = _controls(rec, truth is not None and np.ndim(truth) == 1)
             if color.quantity in ("truth", "wrong"):
                 color = ColorChoice(color.quantity, color.channel, color.fixed_scale, truth)
+        attr = None
+        if color.quantity == "attribution":  # the only coloring that needs a backward pass (cached)
+            method, target = _attribution_controls(rec, f"{loaded.key}|{fitted.mesh.content_hash()}")
+            scores = ecached.attribution(loaded.key, device, model, fitted.mesh, method, target.index)
+            color = replace(color, attribution=scores)
+            attr = (method, target)
         with right:
             st.subheader(ui.wrap_name(model.name))
             st.caption(
@@ -302,29 +423,40 @@ def main() -> None:
                 st.info(
                     "The mesh was adapted to fit the model:\n" + "\n".join(f"- {a}" for a in result.actions)
                 )
+            check = st.container()  # the deletion check, filled after the view is drawn
             _prediction(
                 rec, truth, color.quantity, choice.entry is not None and choice.entry.source == "dataset"
             )
         with left:
             # lazy tabs: only the open tab runs (one 3D view to send and draw per rerun)
-            tab_stage, tab_survival, tab_export = st.tabs(
-                ["Stage view", "Survival map", "Export"], key="view_tab", on_change="rerun"
+            tab_stage, tab_survival, tab_resolution, tab_export = st.tabs(
+                ["Stage view", "Survival map", "Resolution map", "Export"], key="view_tab", on_change="rerun"
             )
             group = choice.mesh.content_hash()
             if tab_stage.open:
                 with tab_stage:
-                    _stage_view(rec, k, color, in_view, zoom, group)
+                    _stage_view(rec, k, color, in_view, zoom, group, attr)
             if tab_survival.open:
                 with tab_survival:
                     st.markdown(
-                        "Each input edge colored by the **deepest pooling stage its group survives to**: "
-                        "regions the network keeps to the end are bright, early collapses are dark."
+                        "Each input edge colored by the **deepest pooled stage at which it is still an edge "
+                        "of its own**, not yet collapsed or merged into another: regions the network keeps "
+                        "to the end are bright, early collapses are dark."
                     )
-                    mesh_view(figures.survival_figure(rec), key="survival_view", group=group)
+                    mesh_view(cached.figure(figures.survival_figure, rec), key="survival_view", group=group)
                     st.caption(CAMERA_HELP)
+            if tab_resolution.open:
+                with tab_resolution:
+                    _resolution_view(rec, k, group)
             if tab_export.open:
                 with tab_export:
                     _exports(rec, k, color, svc.safe_name(f"{model.name}_{choice.mesh.name}"))
+        if attr is not None:
+            with check:
+                curve = ecached.deletion(
+                    loaded.key, device, model, fitted.mesh, attr[0], attr[1].index, scores
+                )
+                _deletion_check(rec, curve)
         ui.write_query(
             ViewState(
                 model=None if key == ui.UPLOAD else key,
