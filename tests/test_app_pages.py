@@ -109,6 +109,8 @@ def test_explore_opens_on_a_result_without_clicks(env):
     assert n_edges(views(at)["stage_view"]["figure"]) == 300  # pool 2 of the 480-edge mesh
     assert "Inference time" in at.sidebar.markdown[-1].value
     assert query(at, "model") == "shipped:a_classifier.pt" and query(at, "stage") == "2"
+    # beside the prediction: whether it means anything (this tiny checkpoint stores no statistics)
+    assert "No out-of-distribution statistics are stored in this checkpoint." in [c.value for c in at.caption]
 
 
 def test_stage_slider_and_colors(env):

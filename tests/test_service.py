@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -528,3 +529,22 @@ def test_query_state_garbage_falls_back(params):
 def test_query_state_dataset_name_is_only_text():
     assert state.decode_state({"dataset": "../../etc/<b>passwd</b>"}).dataset == "etcbpasswdb"
     assert state.decode_state({"dataset": "/"}).dataset is None
+
+
+def test_inference_says_when_a_prediction_means_little():
+    """The shipped SHREC classifier stores out-of-distribution statistics: a torus knot is unlike its data."""
+    root = Path(__file__).resolve().parents[1]
+    model = svc.open_model(root / "checkpoints" / "shrec16_classifier.pt", device="cpu")
+    res = svc.infer(model, load_mesh(root / "sample_meshes" / "torus_knot_750.obj"))
+    assert res.ood is not None and res.ood.unusual and res.ood.percentile > 99
+    words, warn = res.reliability(model.task)
+    assert warn and words.startswith("Out-of-distribution score") and "says little" in words
+
+
+def test_models_without_statistics_say_so(models, tree):
+    mesh = load_mesh(tree["samples"] / "ico_480.obj")
+    cls = svc.infer(models["a_classifier"], mesh)
+    assert cls.ood is None
+    assert cls.reliability("classification") == (
+        "No out-of-distribution statistics are stored in this checkpoint.", False)
+    assert "classifiers only" in cls.reliability("segmentation")[0]

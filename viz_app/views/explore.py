@@ -427,6 +427,8 @@ def main() -> None:
             _prediction(
                 rec, truth, color.quantity, choice.entry is not None and choice.entry.source == "dataset"
             )
+            words, warn = result.reliability(model.task)
+            (st.warning if warn else st.caption)(words, **({"icon": ":material/help:"} if warn else {}))
         with left:
             # lazy tabs: only the open tab runs (one 3D view to send and draw per rerun)
             tab_stage, tab_survival, tab_resolution, tab_export = st.tabs(
