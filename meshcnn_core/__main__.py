@@ -65,7 +65,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
 
 def _ood_line(model, rec) -> str:
-    from .ood import assess_recording
+    from .analysis.ood import assess_recording
 
     found = assess_recording(model.ood, rec)
     if found is None and model.task != "classification":
@@ -77,7 +77,7 @@ def _ood_line(model, rec) -> str:
 
 
 def _cmd_ood_stats(args: argparse.Namespace) -> int:
-    from .ood_stats import write_ood_checkpoint
+    from .analysis.ood_stats import write_ood_checkpoint
 
     def progress(done: int, total: int) -> None:
         print(f"\rood-stats: {done}/{total} meshes", end="", file=sys.stderr, flush=True)
@@ -171,7 +171,7 @@ def _cmd_survey(args: argparse.Namespace) -> int:
 
     from .checkpoint import load_model
     from .data.datasets import default_cache_dir
-    from .survey import report_table_csv, survey
+    from .analysis.survey import report_table_csv, survey
 
     model = load_model(args.model, device=args.device)
     cache = None

@@ -7,7 +7,7 @@ Format (a ``torch.save`` dict, loadable with ``weights_only=True``)::
       "model_args": {...config fields...}, "arch": "mconvnet" | "meshunet",
       "model": state_dict, "class_names": [...], "mean": [5 floats], "std": [5 floats],
       "metadata": {...training facts: dataset, epochs, metrics, source...},
-      "ood": {...optional out-of-distribution statistics, see meshcnn_core.ood...},
+      "ood": {...optional out-of-distribution statistics, see meshcnn_core.analysis.ood...},
       # training checkpoints only: "optimizer", "scheduler", "epoch", "metrics", "rng"
     }
 """
@@ -26,7 +26,7 @@ from .device import pick_device
 from .errors import CheckpointError
 from .nn.classifier import ClassifierConfig, MeshClassifier
 from .nn.segmenter import MeshSegmenter, SegmenterConfig
-from .ood import OodStats, stats_from_checkpoint
+from .analysis.ood import OodStats, stats_from_checkpoint
 
 __all__ = [
     "LoadedModel",

@@ -18,7 +18,7 @@ from meshcnn_core.checkpoint import (
     model_from_checkpoint,
     save_checkpoint,
 )
-from meshcnn_core.explain import (
+from meshcnn_core.analysis.explain import (
     METHODS,
     deletion_curve,
     edge_attribution,

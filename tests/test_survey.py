@@ -16,7 +16,7 @@ from meshcnn_core.checkpoint import build_model, checkpoint_dict, load_model, sa
 from meshcnn_core.inference import record
 from meshcnn_core.mesh.io import write_obj
 from meshcnn_core.recording import _STAGE_KEYS, Recording
-from meshcnn_core.survey import (
+from meshcnn_core.analysis.survey import (
     DIHEDRAL_BINS_DEG,
     MeshSurvey,
     _bin_counts,
@@ -203,7 +203,7 @@ def test_survey_classification_folder_with_cache_and_resume(tmp_path, monkeypatc
     assert np.array_equal(first.survival, rec.survival_depth()) and first.prediction == int(rec.prediction)
     assert first.dihedral_input.sum() == 480 and first.dihedral_kept.sum() == rec.stage(2).num_edges
     # resume: every entry comes from the cache
-    monkeypatch.setattr("meshcnn_core.survey.record", lambda *a: pytest.fail("recorded again"))
+    monkeypatch.setattr("meshcnn_core.analysis.survey.record", lambda *a: pytest.fail("recorded again"))
     again = survey(model, root, cache=cache)
     assert json.dumps(again.to_dict()) == json.dumps(r.to_dict())
     # a line cut short by an interruption: only that mesh is run again
@@ -211,10 +211,10 @@ def test_survey_classification_folder_with_cache_and_resume(tmp_path, monkeypatc
     cache.write_text("\n".join(lines[:-1] + [lines[-1][:20]]) + "\n")
     monkeypatch.undo()
     seen = []
-    import meshcnn_core.survey as sv
+    import meshcnn_core.analysis.survey as sv
 
     real = sv.record
-    monkeypatch.setattr("meshcnn_core.survey.record", lambda m, mesh: seen.append(mesh.name) or real(m, mesh))
+    monkeypatch.setattr("meshcnn_core.analysis.survey.record", lambda m, mesh: seen.append(mesh.name) or real(m, mesh))
     third = survey(model, root, cache=cache)
     assert len(seen) == 1 and json.dumps(third.to_dict()) == json.dumps(r.to_dict())
     # another model does not reuse the cache

@@ -1,9 +1,9 @@
 """What the data-set page asks for, as plain functions (no Streamlit, no Plotly).
 
-The survey itself is :func:`meshcnn_core.survey.survey` (the code behind ``python -m meshcnn_core
+The survey itself is :func:`meshcnn_core.analysis.survey.survey` (the code behind ``python -m meshcnn_core
 survey``); this module checks that a model fits a data-set folder (:func:`check_dataset`), names the
 survey's resumable cache file (:func:`survey_cache_file`), keeps finished reports for every session
-(:class:`SurveyStore`) and turns a :class:`~meshcnn_core.survey.SurveyReport` into the page's tables,
+(:class:`SurveyStore`) and turns a :class:`~meshcnn_core.analysis.survey.SurveyReport` into the page's tables,
 per-class shares and gallery (:func:`class_table`, :func:`part_table`, :func:`dihedral_shares`,
 :func:`class_gallery`, :func:`gallery_mesh`).
 """
@@ -22,7 +22,7 @@ from meshcnn_core import LoadedModel, MeshCNNError
 from meshcnn_core.data.datasets import DatasetInfo, default_cache_dir, scan_dataset
 from meshcnn_core.inference import prepare
 from meshcnn_core.mesh.io import load_mesh
-from meshcnn_core.survey import SurveyReport, dihedral_bin_labels
+from meshcnn_core.analysis.survey import SurveyReport, dihedral_bin_labels
 
 __all__ = [
     "SPLITS",

@@ -15,7 +15,7 @@ import streamlit as st
 
 from meshcnn_core import LoadedModel, Mesh
 from meshcnn_core.data.datasets import DatasetInfo
-from meshcnn_core.explain import DeletionCurve
+from meshcnn_core.analysis.explain import DeletionCurve
 
 from . import dataset_service as dsvc
 from . import explain_service as esvc

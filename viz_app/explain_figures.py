@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from meshcnn_core.explain import DeletionCurve
+from meshcnn_core.analysis.explain import DeletionCurve
 from meshcnn_core.recording import Recording
 
 from .colorings import resolution_coloring

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from meshcnn_core import LoadedModel, Mesh
-from meshcnn_core.explain import DEFAULT_METHOD, METHODS, DeletionCurve, deletion_curve, edge_attribution
-from meshcnn_core.model_diff import ModelDiff, compare_recordings
+from meshcnn_core.analysis.explain import DEFAULT_METHOD, METHODS, DeletionCurve, deletion_curve, edge_attribution
+from meshcnn_core.analysis.model_diff import ModelDiff, compare_recordings
 from meshcnn_core.recording import Recording
 
 from .comparison import stage_overlaps
@@ -91,7 +91,7 @@ class TargetOption:
 def default_target(rec: Recording) -> int:
     """The predicted class, or the part predicted on the most edges (ties: the lowest index).
 
-    The same choice :func:`meshcnn_core.explain.resolve_target` makes, read from the recording (no
+    The same choice :func:`meshcnn_core.analysis.explain.resolve_target` makes, read from the recording (no
     forward pass), so the cache key names the target explicitly.
     """
     if rec.task == "classification":
@@ -131,7 +131,7 @@ def attribution(model: LoadedModel, mesh: Mesh, method: str, target: int) -> np.
     """``(E,)`` float64 >= 0: each input edge's attribution (MeshCNN's edge order, as the recording's).
 
     ``mesh`` must be the mesh the recording ran on (the fitted one). Raises what
-    :func:`meshcnn_core.explain.edge_attribution` raises (ValueError, MeshError) with its message.
+    :func:`meshcnn_core.analysis.explain.edge_attribution` raises (ValueError, MeshError) with its message.
     """
     return edge_attribution(model, mesh, target=int(target), method=method)
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from meshcnn_core.conv_explain import ConvExplanation
+from meshcnn_core.inspection.conv_explain import ConvExplanation
 from meshcnn_core.recording import Recording
-from meshcnn_core.replay import Replay
+from meshcnn_core.inspection.replay import Replay
 
 from .figures import default_camera, line_arrays
 from .inspect_service import REPLAY_CATEGORIES, EdgeFocus, replay_categories

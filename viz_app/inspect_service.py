@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from meshcnn_core.checkpoint import LoadedModel
-from meshcnn_core.conv_explain import (
+from meshcnn_core.inspection.conv_explain import (
     FEATURE_MEANINGS,
     FEATURE_NAMES,
     TERM_NAMES,
@@ -32,7 +32,7 @@ from meshcnn_core.conv_explain import (
 from meshcnn_core.inference import prepare, run
 from meshcnn_core.mesh.features import edge_points
 from meshcnn_core.mesh.io import Mesh
-from meshcnn_core.provenance import (
+from meshcnn_core.inspection.provenance import (
     REMOVAL_WORDS,
     EdgeFate,
     EdgeOrigin,
@@ -44,7 +44,7 @@ from meshcnn_core.provenance import (
     pooling_stages,
 )
 from meshcnn_core.recording import Recording
-from meshcnn_core.replay import SKIP_WORDS, Replay, ReplayEvent
+from meshcnn_core.inspection.replay import SKIP_WORDS, Replay, ReplayEvent
 
 from .stages import stage_label
 
@@ -495,7 +495,7 @@ def exact_features(rec: Recording) -> np.ndarray:
     """The 5 features of every input edge from the exact geometry (no ``+ 0.1``). Shapes: ``-> (5, E)``.
 
     Rows as MeshCNN's: dihedral angle, opposite angles (smaller, larger), height/base ratios (smaller,
-    larger); the same numbers :func:`meshcnn_core.conv_explain.edge_geometry` gives for one edge.
+    larger); the same numbers :func:`meshcnn_core.inspection.conv_explain.edge_geometry` gives for one edge.
     """
     topo = input_topology(rec)
     pts = edge_points(topo)  # (E, 4): the two ends, then the apex of each face

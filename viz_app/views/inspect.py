@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from meshcnn_core.lesson import default_lesson_edge
-from meshcnn_core.provenance import pooling_stages
+from meshcnn_core.inspection.lesson import default_lesson_edge
+from meshcnn_core.inspection.provenance import pooling_stages
 from viz_app import cached, ui
 from viz_app import inspect_figures as figs
 from viz_app import inspect_service as isvc

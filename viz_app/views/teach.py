@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from meshcnn_core.conv_explain import FEATURE_NAMES
-from meshcnn_core.lesson import default_lesson_edge, lesson_summary
-from meshcnn_core.provenance import pooling_stages, queue_ranks
+from meshcnn_core.inspection.conv_explain import FEATURE_NAMES
+from meshcnn_core.inspection.lesson import default_lesson_edge, lesson_summary
+from meshcnn_core.inspection.provenance import pooling_stages, queue_ranks
 from viz_app import cached, ui
 from viz_app import inspect_figures as figs
 from viz_app import inspect_service as isvc

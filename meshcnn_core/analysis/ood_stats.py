@@ -1,7 +1,7 @@
 """Computing a model's out-of-distribution statistics over its data set and storing them in a checkpoint.
 
 ``python -m meshcnn_core ood-stats --model CKPT --data DIR --out NEW.pt`` runs :func:`write_ood_checkpoint`:
-every training mesh gives the network's global feature (see :mod:`meshcnn_core.ood`), the class
+every training mesh gives the network's global feature (see :mod:`meshcnn_core.analysis.ood`), the class
 means and shared covariance are fitted on them, every test mesh is scored, and the checkpoint is
 written again, unchanged but for the new ``"ood"`` key, to a new file.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import _read, model_from_checkpoint, save_checkpoint
-from .data.datasets import scan_dataset
-from .errors import CheckpointError, MeshCNNError
-from .inference import prepare, run
-from .mesh.io import load_mesh
+from ..checkpoint import _read, model_from_checkpoint, save_checkpoint
+from ..data.datasets import scan_dataset
+from ..errors import CheckpointError, MeshCNNError
+from ..inference import prepare, run
+from ..mesh.io import load_mesh
 from .ood import UNUSUAL_PERCENTILE, OodStats, fit_stats, global_feature
 
 __all__ = ["OodReport", "dataset_features", "write_ood_checkpoint"]

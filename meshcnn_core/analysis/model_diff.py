@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-from .recording import Recording
+from ..recording import Recording
 
 __all__ = ["StageDiff", "Divergence", "ModelDiff", "compare_recordings", "spearman"]
 

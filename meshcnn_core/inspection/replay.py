@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .nn.pool_events import RemovalKind, SkipReason
+from ..nn.pool_events import RemovalKind, SkipReason
 from .provenance import carriers, pooling_stages, queue_ranks
-from .recording import Recording
+from ..recording import Recording
 
 __all__ = ["SKIP_WORDS", "ReplayEvent", "Replay", "replay", "has_skip_log"]
 

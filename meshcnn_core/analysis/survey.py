@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoint import LoadedModel
-from .data.datasets import MeshDataset, scan_dataset
-from .errors import MeshCNNError
-from .inference import record
-from .mesh.io import load_mesh
-from .recording import Recording
+from ..checkpoint import LoadedModel
+from ..data.datasets import MeshDataset, scan_dataset
+from ..errors import MeshCNNError
+from ..inference import record
+from ..mesh.io import load_mesh
+from ..recording import Recording
 
 __all__ = [
     "DIHEDRAL_BINS_DEG", "MeshSurvey", "SurveyReport", "summarize_recording", "aggregate", "survey",

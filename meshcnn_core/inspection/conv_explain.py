@@ -23,13 +23,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .checkpoint import LoadedModel
-from .mesh.features import edge_points
-from .mesh.topology import MeshTopology, build_topology
-from .nn.classifier import MeshClassifier
-from .nn.conv import MeshConv
-from .nn.segmenter import MeshSegmenter
-from .recording import Recording
+from ..checkpoint import LoadedModel
+from ..mesh.features import edge_points
+from ..mesh.topology import MeshTopology, build_topology
+from ..nn.classifier import MeshClassifier
+from ..nn.conv import MeshConv
+from ..nn.segmenter import MeshSegmenter
+from ..recording import Recording
 
 __all__ = [
     "FEATURE_NAMES", "FEATURE_MEANINGS", "TERM_NAMES", "EdgeGeometry", "ConvExplanation", "input_topology",

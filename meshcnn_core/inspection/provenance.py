@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .recording import Recording, StageView
+from ..recording import Recording, StageView
 
 __all__ = [
     "REMOVAL_KINDS", "REMOVAL_WORDS", "EdgeOrigin", "StageCarrier", "EdgeFate", "PickedEdge",

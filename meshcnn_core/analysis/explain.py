@@ -28,11 +28,11 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .checkpoint import LoadedModel
-from .inference import PreparedMesh, model_input, prepare
-from .mesh.io import Mesh
-from .mesh.topology import MeshTopology
-from .nn.trace import NetOutput
+from ..checkpoint import LoadedModel
+from ..inference import PreparedMesh, model_input, prepare
+from ..mesh.io import Mesh
+from ..mesh.topology import MeshTopology
+from ..nn.trace import NetOutput
 
 __all__ = [
     "METHODS", "DEFAULT_METHOD", "DEFAULT_GRADCAM_STAGE", "DeletionCurve", "Target", "edge_attribution",

@@ -1,0 +1,10 @@
+"""What a trained model does across meshes and models: attributions, surveys, model diffs, novelty.
+
+Built on the top level (checkpoints, inference, recordings); nothing below imports it. Modules:
+
+- :mod:`.explain` -- edge attributions (Grad-CAM through merge groups, gradient x input, integrated
+  gradients) and the deletion check that says whether an attribution beats random.
+- :mod:`.survey` -- a model over a data-set folder: what it keeps, per class or part.
+- :mod:`.model_diff` -- two recordings of one mesh: priority rank correlation, first divergence.
+- :mod:`.ood` / :mod:`.ood_stats` -- the out-of-distribution score and the statistics a checkpoint stores.
+"""
