@@ -46,9 +46,9 @@ def main() -> int:
 
     import torch
 
+    from meshcnn_core.analysis.explain import deletion_curve, edge_attribution
     from meshcnn_core.checkpoint import load_model
     from meshcnn_core.data.datasets import scan_dataset
-    from meshcnn_core.analysis.explain import deletion_curve, edge_attribution
     from meshcnn_core.inference import prepare
     from meshcnn_core.mesh.io import load_mesh
 

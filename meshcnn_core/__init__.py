@@ -10,25 +10,33 @@ Public API::
 
 from __future__ import annotations
 
+from .analysis.explain import DeletionCurve, deletion_curve, edge_attribution
+from .analysis.model_diff import ModelDiff, compare_recordings
+from .analysis.survey import SurveyReport
 from .checkpoint import LoadedModel, build_model, load_model
-from .inspection.conv_explain import ConvExplanation, explain_conv
 from .device import pick_device
 from .errors import CheckpointError, MeshCNNError, MeshError, RecordingError
-from .analysis.explain import DeletionCurve, deletion_curve, edge_attribution
 from .inference import record
+from .inspection.conv_explain import ConvExplanation, explain_conv
 from .inspection.lesson import lesson_summary
+from .inspection.provenance import (
+    EdgeFate,
+    EdgeOrigin,
+    PickedEdge,
+    edge_by_id,
+    edge_fate,
+    edge_origin,
+    nearest_edge,
+)
+from .inspection.replay import Replay, ReplayEvent, replay
 from .mesh.check import check_mesh, require_ready
 from .mesh.io import Mesh, load_mesh
 from .mesh.repair import RepairResult, preflight, preflight_for_model
 from .mesh.topology import MeshTopology, build_topology
-from .analysis.model_diff import ModelDiff, compare_recordings
 from .nn.classifier import ClassifierConfig, MeshClassifier
 from .nn.pool_events import PoolStatus, RemovalKind, SkipReason
 from .nn.segmenter import MeshSegmenter, SegmenterConfig
-from .inspection.provenance import EdgeFate, EdgeOrigin, PickedEdge, edge_by_id, edge_fate, edge_origin, nearest_edge
 from .recording import Recording, load_recording
-from .inspection.replay import Replay, ReplayEvent, replay
-from .analysis.survey import SurveyReport
 
 __all__ = [
     "CheckpointError", "ClassifierConfig", "LoadedModel", "Mesh", "MeshCNNError", "MeshClassifier",

@@ -55,7 +55,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
         print(_ood_line(model, rec))
     else:
         counts = np.bincount(rec.prediction, minlength=len(rec.class_names))
-        print("predicted parts (edges): " + ", ".join(f"{n}: {c}" for n, c in zip(rec.class_names, counts) if c))
+        print(
+            "predicted parts (edges): " + ", ".join(f"{n}: {c}" for n, c in zip(rec.class_names, counts) if c)
+        )
         print(_ood_line(model, rec))
     for st in rec.stages():
         print(f"  stage {st.index} {st.kind:6s} {st.num_edges:7d} edges  {st.features.shape[0]:4d} channels")
@@ -71,8 +73,10 @@ def _ood_line(model, rec) -> str:
     if found is None and model.task != "classification":
         return "out-of-distribution score: made for classifiers only (see the ood-stats command)"
     if found is None:
-        return ("out-of-distribution score: not stored in this checkpoint "
-                "(add it with python -m meshcnn_core ood-stats)")
+        return (
+            "out-of-distribution score: not stored in this checkpoint "
+            "(add it with python -m meshcnn_core ood-stats)"
+        )
     return found.words()
 
 
@@ -101,8 +105,9 @@ def _cmd_repair(args: argparse.Namespace) -> int:
     mesh = load_mesh(args.mesh, triangulate=True)
     component = "refuse" if args.refuse_pieces else "largest"
     if args.model:
-        fixed = preflight_for_model(mesh, load_model(args.model, device="cpu"), component=component,
-                                    fill_holes=args.fill_holes)
+        fixed = preflight_for_model(
+            mesh, load_model(args.model, device="cpu"), component=component, fill_holes=args.fill_holes
+        )
     else:
         if args.edges is not None and args.edges < 6:
             raise ValueError("--edges must be at least 6 (the smallest closed mesh)")
@@ -110,7 +115,10 @@ def _cmd_repair(args: argparse.Namespace) -> int:
     for line in (*mesh.notes, *fixed.actions):
         print(line)
     write_obj(out, fixed.mesh)
-    print(f"wrote {out}: {len(fixed.mesh.vertices)} vertices, {len(fixed.mesh.faces)} faces, {fixed.num_edges} edges")
+    print(
+        f"wrote {out}: {len(fixed.mesh.vertices)} vertices, {len(fixed.mesh.faces)} faces, "
+        f"{fixed.num_edges} edges"
+    )
     return 0
 
 
@@ -127,9 +135,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     weights = Path(args.weights)
     if not args.opt or not Path(args.opt).is_file():
-        raise CheckpointError("the original's opt.txt is needed to know the architecture: pass --opt path/to/opt.txt")
+        raise CheckpointError(
+            "the original's opt.txt is needed to know the architecture: pass --opt path/to/opt.txt"
+        )
     if not args.mean_std or not Path(args.mean_std).is_file():
-        raise CheckpointError("the original's mean_std_cache.p is needed for input normalization: pass --mean-std")
+        raise CheckpointError(
+            "the original's mean_std_cache.p is needed for input normalization: pass --mean-std"
+        )
     if not weights.is_file():
         raise CheckpointError(f"{weights}: no such weights file")
     opts = parse_opt_txt(Path(args.opt).read_text(errors="replace"))
@@ -146,12 +158,19 @@ def _cmd_import(args: argparse.Namespace) -> int:
             raise CheckpointError("cannot tell the number of classes from the weights; pass --classes FILE")
         names = [str(i) for i in range(state[key].shape[0])]
     config = config_from_opt(opts, nclasses=len(names))
-    meta = {"source": "imported from the original MeshCNN code", "weights": weights.name,
-            "dataroot": opts.get("dataroot", ""), "name": opts.get("name", "")}
+    meta = {
+        "source": "imported from the original MeshCNN code",
+        "weights": weights.name,
+        "dataroot": opts.get("dataroot", ""),
+        "name": opts.get("name", ""),
+    }
     ckpt = checkpoint_dict(_StateOnly(state), config, names, mean, std, meta)
     model_from_checkpoint(ckpt, device="cpu", name=Path(args.out).stem)  # validates shapes and keys
     save_checkpoint(args.out, ckpt)
-    print(f"wrote {args.out}: {config.arch}, {len(names)} classes, ncf {list(config.ncf)}, pool_res {list(config.pool_res)}")
+    print(
+        f"wrote {args.out}: {config.arch}, {len(names)} classes, ncf {list(config.ncf)}, pool_res "
+        f"{list(config.pool_res)}"
+    )
     return 0
 
 
@@ -169,9 +188,9 @@ def _cmd_survey(args: argparse.Namespace) -> int:
     import hashlib
     import json
 
+    from .analysis.survey import report_table_csv, survey
     from .checkpoint import load_model
     from .data.datasets import default_cache_dir
-    from .analysis.survey import report_table_csv, survey
 
     model = load_model(args.model, device=args.device)
     cache = None
@@ -189,8 +208,10 @@ def _cmd_survey(args: argparse.Namespace) -> int:
     if args.csv:
         Path(args.csv).write_text(report_table_csv(report), encoding="utf-8")
     ok = len(report.meshes) - len(report.errors)
-    print(f"wrote {args.out}: {ok} meshes, accuracy {100 * report.accuracy:.2f}%"
-          + (f", {len(report.errors)} could not be run (listed in the report)" if report.errors else ""))
+    print(
+        f"wrote {args.out}: {ok} meshes, accuracy {100 * report.accuracy:.2f}%"
+        + (f", {len(report.errors)} could not be run (listed in the report)" if report.errors else "")
+    )
     return 0
 
 
@@ -207,19 +228,34 @@ def main(argv: list[str] | None = None, prog: str = "python -m meshcnn_core") ->
     r.add_argument("--mesh", required=True, help="mesh file (.obj, .ply, .stl, .off)")
     r.add_argument("--out", help="recording to write (.npz)")
     r.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
-    r.add_argument("--repair", action="store_true",
-                   help="repair and simplify the mesh for the model first (prints what was done)")
-    r.add_argument("--fill-holes", dest="fill_holes", action="store_true",
-                   help="with --repair: close open borders (MeshFix hole filling) instead of keeping them")
+    r.add_argument(
+        "--repair",
+        action="store_true",
+        help="repair and simplify the mesh for the model first (prints what was done)",
+    )
+    r.add_argument(
+        "--fill-holes",
+        dest="fill_holes",
+        action="store_true",
+        help="with --repair: close open borders (MeshFix hole filling) instead of keeping them",
+    )
     p = sub.add_parser("repair", help="repair a mesh and simplify it for a model (writes OBJ)")
     p.add_argument("--mesh", required=True, help="mesh file (.obj, .ply, .stl, .off, .glb)")
     p.add_argument("--out", required=True, help="repaired mesh to write (.obj)")
     p.add_argument("--edges", type=int, default=None, help="simplify to at most this many edges")
     p.add_argument("--model", help="checkpoint whose input size and first pooling target to fit")
-    p.add_argument("--refuse-pieces", dest="refuse_pieces", action="store_true",
-                   help="refuse meshes in several pieces instead of keeping the largest")
-    p.add_argument("--fill-holes", dest="fill_holes", action="store_true",
-                   help="close open borders (MeshFix hole filling) instead of keeping them")
+    p.add_argument(
+        "--refuse-pieces",
+        dest="refuse_pieces",
+        action="store_true",
+        help="refuse meshes in several pieces instead of keeping the largest",
+    )
+    p.add_argument(
+        "--fill-holes",
+        dest="fill_holes",
+        action="store_true",
+        help="close open borders (MeshFix hole filling) instead of keeping them",
+    )
     o = sub.add_parser("ood-stats", help="store out-of-distribution statistics in a new checkpoint")
     o.add_argument("--model", required=True, help="checkpoint (.pt) to read")
     o.add_argument("--data", required=True, help="its data set, in MeshCNN's layout (train and test splits)")
@@ -248,8 +284,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m meshcnn_core") ->
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
-        return {"record": _cmd_record, "repair": _cmd_repair, "import-reference": _cmd_import,
-                "survey": _cmd_survey, "ood-stats": _cmd_ood_stats}[args.cmd](args)
+        return {
+            "record": _cmd_record,
+            "repair": _cmd_repair,
+            "import-reference": _cmd_import,
+            "survey": _cmd_survey,
+            "ood-stats": _cmd_ood_stats,
+        }[args.cmd](args)
     except MeshError as exc:
         hint = "" if getattr(args, "repair", True) or "repair" in str(exc) else " (try record --repair)"
         print(f"error: {_one_line(exc)}{hint}", file=sys.stderr)

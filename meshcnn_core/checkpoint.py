@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from .analysis.ood import OodStats, stats_from_checkpoint
 from .device import pick_device
 from .errors import CheckpointError
 from .nn.classifier import ClassifierConfig, MeshClassifier
 from .nn.segmenter import MeshSegmenter, SegmenterConfig
-from .analysis.ood import OodStats, stats_from_checkpoint
 
 __all__ = [
     "LoadedModel",

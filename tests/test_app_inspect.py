@@ -12,8 +12,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from meshcnn_core import load_mesh, load_model
-from meshcnn_core.inspection.conv_explain import explain_conv
 from meshcnn_core.inference import record
+from meshcnn_core.inspection.conv_explain import explain_conv
 from meshcnn_core.inspection.lesson import default_lesson_edge
 from meshcnn_core.inspection.replay import replay
 from tests.app_fixtures import make_app_tree

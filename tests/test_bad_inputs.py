@@ -111,7 +111,9 @@ def nan_mesh(value: float = np.nan) -> Mesh:
 def sheet_mesh(n: int = 30) -> Mesh:
     """An open, wavy square sheet (3 (n-1)^2 + 2 (n-1) edges)."""
     i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    v = np.stack([i.ravel(), j.ravel(), 0.3 * np.sin(i.ravel() * 0.7) * np.cos(j.ravel() * 0.5)], 1).astype(float)
+    v = np.stack([i.ravel(), j.ravel(), 0.3 * np.sin(i.ravel() * 0.7) * np.cos(j.ravel() * 0.5)], 1).astype(
+        float
+    )
     a = (i[:-1, :-1] * n + j[:-1, :-1]).ravel()
     f = np.concatenate([np.stack([a, a + n, a + n + 1], 1), np.stack([a, a + n + 1, a + 1], 1)])
     return Mesh(v, f, "sheet")
@@ -233,8 +235,10 @@ def _write_corpus(d: Path) -> None:
     (d / "mesh.xyz").write_text("1 2 3\n")
     # headers that promise two billion elements: refused at once, nothing huge allocated
     (d / "lying.ply").write_bytes(
-        b"ply\nformat binary_little_endian 1.0\nelement vertex 2000000000\nproperty float x\nproperty float y\n"
-        b"property float z\nelement face 2000000000\nproperty list uchar int vertex_indices\nend_header\n" + bytes(100)
+        b"ply\nformat binary_little_endian 1.0\nelement vertex 2000000000\nproperty float x\nproperty float "
+        b"y\n"
+        b"property float z\nelement face 2000000000\nproperty list uchar int "
+        b"vertex_indices\nend_header\n" + bytes(100)
     )
     (d / "lying.off").write_text("OFF\n2000000000 2000000000 0\n0 0 0\n")
 
@@ -247,12 +251,14 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def _save_tiny(path: Path, config=None, seed: int = 0) -> None:
-    config = config or ClassifierConfig(nclasses=3, ncf=(8, 16), pool_res=(POOL0, 700), ninput_edges=NINPUT,
-                                        num_groups=4)
+    config = config or ClassifierConfig(
+        nclasses=3, ncf=(8, 16), pool_res=(POOL0, 700), ninput_edges=NINPUT, num_groups=4
+    )
     torch.manual_seed(seed)
     net = build_model(config)
-    save_checkpoint(path, checkpoint_dict(net, config, [f"c{i}" for i in range(config.nclasses)],
-                                          np.zeros(5), np.ones(5)))
+    save_checkpoint(
+        path, checkpoint_dict(net, config, [f"c{i}" for i in range(config.nclasses)], np.zeros(5), np.ones(5))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -273,8 +279,14 @@ class Run:
 def run_cli(*args: str, timeout: float = CLI_TIMEOUT) -> Run:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "meshcnn_core", *args], capture_output=True, text=True,
-                       timeout=timeout, cwd=ROOT, env=env)
+    p = subprocess.run(
+        [sys.executable, "-m", "meshcnn_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
     return Run(p.returncode, p.stdout, p.stderr, time.perf_counter() - t0)
 
 
@@ -343,9 +355,14 @@ def test_cli_record_subprocess(corpus, tiny, tmp_path):
     """The real ``python -m meshcnn_core``: exit codes and stderr as a user sees them."""
     cases = {c.name: c for c in MESH_CASES}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = list(pool.map(
-            lambda nr: run_cli(*_record_args(tiny, corpus / cases[nr[0]].filename, tmp_path / f"{nr[0]}.npz", nr[1])),
-            SUBPROCESS_CASES))
+        runs = list(
+            pool.map(
+                lambda nr: run_cli(
+                    *_record_args(tiny, corpus / cases[nr[0]].filename, tmp_path / f"{nr[0]}.npz", nr[1])
+                ),
+                SUBPROCESS_CASES,
+            )
+        )
     for (name, repair), run in zip(SUBPROCESS_CASES, runs):
         _check_run(cases[name], repair, run)
 
@@ -387,9 +404,20 @@ LIB_MESHES = {
     "bad_index": lambda: Mesh(np.eye(3), [[0, 1, 5]]),
     "collinear": lambda: Mesh(np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0.0]]), [[0, 1, 2]]),
 }
-REPAIRABLE = {"nan", "inf", "fin", "bowtie", "pinched", "duplicate_faces", "zero_area", "flipped",
-              "components",
-              "open_sheet", "too_small", "single_triangle"}
+REPAIRABLE = {
+    "nan",
+    "inf",
+    "fin",
+    "bowtie",
+    "pinched",
+    "duplicate_faces",
+    "zero_area",
+    "flipped",
+    "components",
+    "open_sheet",
+    "too_small",
+    "single_triangle",
+}
 
 
 @pytest.fixture(scope="module")
@@ -558,8 +586,19 @@ def bad_checkpoints(tmp_path_factory, tiny):
     return d, _checkpoint_cases(d, tiny)
 
 
-CKPT_NAMES = ["pickle_code", "plain_pickle_code", "truncated", "empty", "other_architecture", "unknown_arch",
-              "missing_model_key", "missing_weight", "bare_state_dict", "bad_model_args", "not_a_dict"]
+CKPT_NAMES = [
+    "pickle_code",
+    "plain_pickle_code",
+    "truncated",
+    "empty",
+    "other_architecture",
+    "unknown_arch",
+    "missing_model_key",
+    "missing_weight",
+    "bare_state_dict",
+    "bad_model_args",
+    "not_a_dict",
+]
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
@@ -579,9 +618,14 @@ def test_bad_checkpoints_cli(bad_checkpoints):
         run = run_main("record", "--model", str(cases[name][0]), "--mesh", str(mesh), "--device", "cpu")
         assert_one_line_error(run, *([cases[name][1]] if cases[name][1] else []))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = list(pool.map(
-            lambda n: run_cli("record", "--model", str(cases[n][0]), "--mesh", str(mesh), "--device", "cpu"),
-            ["pickle_code", "truncated"]))
+        runs = list(
+            pool.map(
+                lambda n: run_cli(
+                    "record", "--model", str(cases[n][0]), "--mesh", str(mesh), "--device", "cpu"
+                ),
+                ["pickle_code", "truncated"],
+            )
+        )
     for run in runs:
         assert_one_line_error(run)
     assert not (d / MARKER_NAME).exists(), "unpickling ran code"
@@ -594,7 +638,9 @@ def test_import_reference_without_opt(tmp_path, tiny):
     assert_one_line_error(run, "opt.txt")
     opt = tmp_path / "opt.txt"
     opt.write_text("------------ Options -------------\narch: mconvnet\n")
-    run = run_main("import-reference", "--weights", str(weights), "--opt", str(opt), "--out", str(tmp_path / "x.pt"))
+    run = run_main(
+        "import-reference", "--weights", str(weights), "--opt", str(opt), "--out", str(tmp_path / "x.pt")
+    )
     assert_one_line_error(run, "mean_std")
     assert not (tmp_path / "x.pt").exists()
 
@@ -604,13 +650,30 @@ def test_import_reference_without_opt(tmp_path, tiny):
 
 def test_recording_bytes_identical_across_runs(tmp_path):
     ckpt = tmp_path / "seg.pt"
-    _save_tiny(ckpt, SegmenterConfig(nclasses=4, ncf=(8, 8, 8, 8), pool_res=(1050, 600, 300), ninput_edges=1500,
-                                     resblocks=1))
+    _save_tiny(
+        ckpt,
+        SegmenterConfig(
+            nclasses=4, ncf=(8, 8, 8, 8), pool_res=(1050, 600, 300), ninput_edges=1500, resblocks=1
+        ),
+    )
     mesh = SAMPLES / "torus_knot_1500.obj"
     with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = list(pool.map(
-            lambda k: run_cli("record", "--model", str(ckpt), "--mesh", str(mesh), "--device", "cpu",
-                              "--out", str(tmp_path / f"r{k}.npz")), (1, 2)))
+        runs = list(
+            pool.map(
+                lambda k: run_cli(
+                    "record",
+                    "--model",
+                    str(ckpt),
+                    "--mesh",
+                    str(mesh),
+                    "--device",
+                    "cpu",
+                    "--out",
+                    str(tmp_path / f"r{k}.npz"),
+                ),
+                (1, 2),
+            )
+        )
     for r in runs:
         assert r.rc == 0, r.err
     assert (tmp_path / "r1.npz").read_bytes() == (tmp_path / "r2.npz").read_bytes()
@@ -637,11 +700,15 @@ def test_samples_are_ready_and_left_unchanged(path):
     assert edges - 6 <= chk.num_edges <= edges
     res = preflight(mesh, target_edges=edges)
     assert not res.changed and res.mesh.vertices is mesh.vertices
-    assert res.actions == [f"the mesh is closed, manifold and in one piece with {chk.num_edges} edges: nothing to change"]
+    assert res.actions == [
+        f"the mesh is closed, manifold and in one piece with {chk.num_edges} edges: nothing to change"
+    ]
 
 
 @pytest.mark.parametrize("target", [600, 750, 1500])
-@pytest.mark.parametrize("path", [SAMPLES / "ant_2250.obj", SAMPLES / "torus_knot_2250.obj"], ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", [SAMPLES / "ant_2250.obj", SAMPLES / "torus_knot_2250.obj"], ids=lambda p: p.stem
+)
 def test_simplify_good_mesh_keeps_topology_class(path, target):
     mesh = load_mesh(path)
     before = check_mesh(mesh)

@@ -11,13 +11,6 @@ import scipy.sparse as sp
 import torch
 
 from meshcnn_core import ClassifierConfig, MeshClassifier, SegmenterConfig, load_mesh
-from meshcnn_core.checkpoint import (
-    build_model,
-    checkpoint_dict,
-    load_model,
-    model_from_checkpoint,
-    save_checkpoint,
-)
 from meshcnn_core.analysis.explain import (
     METHODS,
     deletion_curve,
@@ -28,6 +21,13 @@ from meshcnn_core.analysis.explain import (
     smooth_one_ring,
     spread_to_input,
     stage_membership,
+)
+from meshcnn_core.checkpoint import (
+    build_model,
+    checkpoint_dict,
+    load_model,
+    model_from_checkpoint,
+    save_checkpoint,
 )
 from meshcnn_core.inference import model_input, prepare, record
 from meshcnn_core.mesh.features import normalize_features

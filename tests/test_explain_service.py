@@ -14,9 +14,9 @@ from scipy.stats import spearmanr
 
 from meshcnn_core import load_mesh
 from meshcnn_core.analysis.explain import DeletionCurve, edge_attribution, resolve_target
-from meshcnn_core.mesh.io import write_obj
 from meshcnn_core.analysis.model_diff import Divergence, ModelDiff
 from meshcnn_core.analysis.survey import MeshSurvey, aggregate, report_table_csv, survey
+from meshcnn_core.mesh.io import write_obj
 from tests.app_fixtures import make_app_tree
 from tests.meshes import icosphere, torus
 from viz_app import colorings, explain_figures, figures

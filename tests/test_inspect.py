@@ -14,10 +14,9 @@ import torch
 
 from meshcnn_core import ClassifierConfig, SegmenterConfig, SkipReason, build_topology
 from meshcnn_core.checkpoint import build_model, checkpoint_dict, load_model, save_checkpoint
-from meshcnn_core.inspection.conv_explain import TERM_NAMES, explain_conv, first_conv
 from meshcnn_core.inference import prepare, record, run
+from meshcnn_core.inspection.conv_explain import TERM_NAMES, explain_conv, first_conv
 from meshcnn_core.inspection.lesson import default_lesson_edge, lesson_summary
-from meshcnn_core.mesh.io import Mesh
 from meshcnn_core.inspection.provenance import (
     edge_by_id,
     edge_fate,
@@ -28,8 +27,9 @@ from meshcnn_core.inspection.provenance import (
     queue_order,
     queue_ranks,
 )
-from meshcnn_core.recording import Recording, load_recording
 from meshcnn_core.inspection.replay import has_skip_log, replay
+from meshcnn_core.mesh.io import Mesh
+from meshcnn_core.recording import Recording, load_recording
 
 from .meshes import icosphere, octahedron
 

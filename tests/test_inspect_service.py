@@ -13,12 +13,12 @@ import torch
 
 from meshcnn_core import ClassifierConfig, SegmenterConfig, build_topology
 from meshcnn_core.checkpoint import build_model, checkpoint_dict, load_model, save_checkpoint
-from meshcnn_core.inspection.conv_explain import edge_geometry, explain_conv, first_conv, input_topology
 from meshcnn_core.inference import record
+from meshcnn_core.inspection.conv_explain import edge_geometry, explain_conv, first_conv, input_topology
 from meshcnn_core.inspection.lesson import lesson_summary
+from meshcnn_core.inspection.replay import replay
 from meshcnn_core.nn.pool_events import RemovalKind
 from meshcnn_core.recording import Recording
-from meshcnn_core.inspection.replay import replay
 from viz_app import inspect_figures as figs
 from viz_app import inspect_service as isvc
 from viz_app import lesson_service as lsvc

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from meshcnn_core import ClassifierConfig
+from meshcnn_core.analysis.model_diff import compare_recordings, spearman
 from meshcnn_core.checkpoint import build_model, checkpoint_dict, load_model, save_checkpoint
 from meshcnn_core.inference import record
-from meshcnn_core.analysis.model_diff import compare_recordings, spearman
 from meshcnn_core.recording import _STAGE_KEYS, Recording
 
 from .meshes import icosphere

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from meshcnn_core.analysis.ood import OodScore, assess_recording
 from meshcnn_core.checkpoint import load_model
 from meshcnn_core.errors import MeshError
 from meshcnn_core.inference import record
@@ -22,7 +23,6 @@ from meshcnn_core.mesh.fidelity import point_triangle_distance, surface_distance
 from meshcnn_core.mesh.io import Mesh, load_mesh
 from meshcnn_core.mesh.repair import preflight
 from meshcnn_core.mesh.simplify import subdivide_midpoint
-from meshcnn_core.analysis.ood import OodScore, assess_recording
 
 from .meshes import icosphere, tetrahedron, torus
 

@@ -12,10 +12,6 @@ import torch
 
 from meshcnn_core import ClassifierConfig, MeshCNNError, SegmenterConfig, build_topology, load_mesh
 from meshcnn_core.__main__ import main
-from meshcnn_core.checkpoint import build_model, checkpoint_dict, load_model, save_checkpoint
-from meshcnn_core.inference import record
-from meshcnn_core.mesh.io import write_obj
-from meshcnn_core.recording import _STAGE_KEYS, Recording
 from meshcnn_core.analysis.survey import (
     DIHEDRAL_BINS_DEG,
     MeshSurvey,
@@ -26,11 +22,16 @@ from meshcnn_core.analysis.survey import (
     summarize_recording,
     survey,
 )
+from meshcnn_core.checkpoint import build_model, checkpoint_dict, load_model, save_checkpoint
+from meshcnn_core.inference import record
+from meshcnn_core.mesh.io import write_obj
+from meshcnn_core.recording import _STAGE_KEYS, Recording
 
 from .meshes import icosphere
 
-SMALL_CLS = ClassifierConfig(nclasses=2, ncf=(8, 16), pool_res=(400, 300), ninput_edges=480, norm="group",
-                             num_groups=4)
+SMALL_CLS = ClassifierConfig(
+    nclasses=2, ncf=(8, 16), pool_res=(400, 300), ninput_edges=480, norm="group", num_groups=4
+)
 SMALL_SEG = SegmenterConfig(nclasses=3, ncf=(8, 16, 16), pool_res=(400, 300), ninput_edges=480, resblocks=1)
 
 
@@ -56,10 +57,15 @@ def _fake(task, class_names, logits, edge_ids, kinds, geometry=None):
     v, f, edges = geometry if geometry is not None else (np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((e, 2)))
     logits = np.asarray(logits, dtype=np.float64)
     p = np.exp(logits - logits.max(-1, keepdims=True))
-    a = {"input_edges": np.asarray(edges, dtype=np.int64), "input_vertices": v, "input_faces": f,
-         "logits": logits,
-         "probabilities": p / p.sum(-1, keepdims=True), "num_stages": np.asarray(len(kinds)),
-         "meta": np.asarray(json.dumps({"task": task, "class_names": class_names}))}
+    a = {
+        "input_edges": np.asarray(edges, dtype=np.int64),
+        "input_vertices": v,
+        "input_faces": f,
+        "logits": logits,
+        "probabilities": p / p.sum(-1, keepdims=True),
+        "num_stages": np.asarray(len(kinds)),
+        "meta": np.asarray(json.dumps({"task": task, "class_names": class_names})),
+    }
     for k, (ids, kind) in enumerate(zip(edge_ids, kinds)):
         for key in _STAGE_KEYS:
             a[f"stage{k}_{key}"] = np.zeros(0)
@@ -98,8 +104,14 @@ def test_summarize_classification_recording():
     diagonal = np.flatnonzero((cv[ce[:, 0]] != cv[ce[:, 1]]).sum(1) == 2)
     square = np.flatnonzero((cv[ce[:, 0]] != cv[ce[:, 1]]).sum(1) == 1)
     kept = sorted([diagonal[0], square[0], square[1]])
-    rec = _fake("classification", ["a", "b"], [0.1, 2.0], [list(range(18)), kept], ["input", "pool"],
-                geometry=(cv, cf, ce))
+    rec = _fake(
+        "classification",
+        ["a", "b"],
+        [0.1, 2.0],
+        [list(range(18)), kept],
+        ["input", "pool"],
+        geometry=(cv, cf, ce),
+    )
     s = summarize_recording(rec, 0, "a/test/x.obj")
     assert s.survival.tolist() == [1 if e in kept else 0 for e in range(18)]
     assert s.prediction == 1 and s.label == 0 and s.correct is False
@@ -111,9 +123,13 @@ def test_summarize_classification_recording():
 
 def test_summarize_segmentation_recording():
     pred = [0, 1, 1, 1, 0]
-    rec = _fake("segmentation", ["p0", "p1", "p2"], np.eye(3)[pred] * 3,
-                [[0, 1, 2, 3, 4], [0, 2, 3], [3], [0, 2, 3], [0, 1, 2, 3, 4]],
-                ["input", "pool", "pool", "unpool", "unpool"])
+    rec = _fake(
+        "segmentation",
+        ["p0", "p1", "p2"],
+        np.eye(3)[pred] * 3,
+        [[0, 1, 2, 3, 4], [0, 2, 3], [3], [0, 2, 3], [0, 1, 2, 3, 4]],
+        ["input", "pool", "pool", "unpool", "unpool"],
+    )
     s = summarize_recording(rec, np.array([0, 0, 1, 1, 2]))
     assert s.survival.tolist() == [1, 0, 1, 2, 0]
     assert s.part_edges.tolist() == [2, 2, 1]
@@ -130,12 +146,33 @@ def test_summarize_segmentation_recording():
 
 def test_aggregate_classification_hand_checked():
     m = [
-        MeshSurvey("a1", label=0, prediction=0, probability=0.9, survival=np.zeros(3, dtype=np.int64),
-                   dihedral_input=np.array([1, 1, 0, 0, 2]), dihedral_kept=np.array([1, 0, 0, 0, 1])),
-        MeshSurvey("a2", label=0, prediction=1, probability=0.6, survival=np.zeros(3, dtype=np.int64),
-                   dihedral_input=np.array([0, 0, 0, 0, 4]), dihedral_kept=np.array([0, 0, 0, 0, 2])),
-        MeshSurvey("b1", label=1, prediction=1, probability=0.7, survival=np.zeros(3, dtype=np.int64),
-                   dihedral_input=np.array([0, 2, 0, 0, 2]), dihedral_kept=np.array([0, 1, 0, 0, 1])),
+        MeshSurvey(
+            "a1",
+            label=0,
+            prediction=0,
+            probability=0.9,
+            survival=np.zeros(3, dtype=np.int64),
+            dihedral_input=np.array([1, 1, 0, 0, 2]),
+            dihedral_kept=np.array([1, 0, 0, 0, 1]),
+        ),
+        MeshSurvey(
+            "a2",
+            label=0,
+            prediction=1,
+            probability=0.6,
+            survival=np.zeros(3, dtype=np.int64),
+            dihedral_input=np.array([0, 0, 0, 0, 4]),
+            dihedral_kept=np.array([0, 0, 0, 0, 2]),
+        ),
+        MeshSurvey(
+            "b1",
+            label=1,
+            prediction=1,
+            probability=0.7,
+            survival=np.zeros(3, dtype=np.int64),
+            dihedral_input=np.array([0, 2, 0, 0, 2]),
+            dihedral_kept=np.array([0, 1, 0, 0, 1]),
+        ),
         MeshSurvey("bad", error="unreadable"),
     ]
     r = aggregate("classification", ["a", "b", "c"], m)
@@ -157,10 +194,20 @@ def test_aggregate_classification_hand_checked():
 
 def test_aggregate_segmentation_hand_checked():
     m = [
-        MeshSurvey("x", part_edges=np.array([2, 2]), part_kept=np.array([[2, 1], [2, 0]]),
-                   confusion=np.array([[2, 0], [1, 1]]), survival=np.zeros(4, dtype=np.int64)),
-        MeshSurvey("y", part_edges=np.array([0, 4]), part_kept=np.array([[0, 0], [4, 3]]),
-                   confusion=np.array([[0, 0], [0, 4]]), survival=np.zeros(4, dtype=np.int64)),
+        MeshSurvey(
+            "x",
+            part_edges=np.array([2, 2]),
+            part_kept=np.array([[2, 1], [2, 0]]),
+            confusion=np.array([[2, 0], [1, 1]]),
+            survival=np.zeros(4, dtype=np.int64),
+        ),
+        MeshSurvey(
+            "y",
+            part_edges=np.array([0, 4]),
+            part_kept=np.array([[0, 0], [4, 3]]),
+            confusion=np.array([[0, 0], [0, 4]]),
+            survival=np.zeros(4, dtype=np.int64),
+        ),
     ]
     r = aggregate("segmentation", ["p", "q"], m)
     np.testing.assert_allclose(r.part_survival, [[1.0, 0.5], [1.0, 0.5]])
@@ -192,7 +239,10 @@ def test_survey_classification_folder_with_cache_and_resume(tmp_path, monkeypatc
     r = survey(model, root, cache=cache, progress=lambda d, t, f: calls.append((d, t, f)))
     assert [c[:2] for c in calls] == [(i, 5) for i in range(1, 6)]
     assert [m.file for m in r.meshes] == [
-        "ball/test/ball3.obj", "ball/test/ball4.obj", "cone/test/broken.obj", "cone/test/cone1.obj",
+        "ball/test/ball3.obj",
+        "ball/test/ball4.obj",
+        "cone/test/broken.obj",
+        "cone/test/cone1.obj",
         "cone/test/cone2.obj",
     ]
     assert [m.file for m in r.errors] == ["cone/test/broken.obj"]
@@ -214,7 +264,9 @@ def test_survey_classification_folder_with_cache_and_resume(tmp_path, monkeypatc
     import meshcnn_core.analysis.survey as sv
 
     real = sv.record
-    monkeypatch.setattr("meshcnn_core.analysis.survey.record", lambda m, mesh: seen.append(mesh.name) or real(m, mesh))
+    monkeypatch.setattr(
+        "meshcnn_core.analysis.survey.record", lambda m, mesh: seen.append(mesh.name) or real(m, mesh)
+    )
     third = survey(model, root, cache=cache)
     assert len(seen) == 1 and json.dumps(third.to_dict()) == json.dumps(r.to_dict())
     # another model does not reuse the cache
@@ -263,8 +315,19 @@ def test_survey_command_line(tmp_path, capsys):
     root = _classification_folder(tmp_path / "data")
     ckpt = _model(tmp_path, SMALL_CLS)
     out, table = tmp_path / "report.json", tmp_path / "table.csv"
-    args = ["survey", "--model", str(ckpt), "--data", str(root), "--out", str(out), "--csv", str(table),
-            "--cache", str(tmp_path / "c.jsonl")]
+    args = [
+        "survey",
+        "--model",
+        str(ckpt),
+        "--data",
+        str(root),
+        "--out",
+        str(out),
+        "--csv",
+        str(table),
+        "--cache",
+        str(tmp_path / "c.jsonl"),
+    ]
     assert main(args) == 0
     report = json.loads(out.read_text())
     assert report["task"] == "classification" and len(report["meshes"]) == 4

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from meshcnn_core import LoadedModel, MeshCNNError
+from meshcnn_core.analysis.survey import SurveyReport, dihedral_bin_labels
 from meshcnn_core.data.datasets import DatasetInfo, default_cache_dir, scan_dataset
 from meshcnn_core.inference import prepare
 from meshcnn_core.mesh.io import load_mesh
-from meshcnn_core.analysis.survey import SurveyReport, dihedral_bin_labels
 
 __all__ = [
     "SPLITS",

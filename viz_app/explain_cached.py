@@ -14,8 +14,8 @@ import numpy as np
 import streamlit as st
 
 from meshcnn_core import LoadedModel, Mesh
-from meshcnn_core.data.datasets import DatasetInfo
 from meshcnn_core.analysis.explain import DeletionCurve
+from meshcnn_core.data.datasets import DatasetInfo
 
 from . import dataset_service as dsvc
 from . import explain_service as esvc

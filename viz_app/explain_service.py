@@ -18,7 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from meshcnn_core import LoadedModel, Mesh
-from meshcnn_core.analysis.explain import DEFAULT_METHOD, METHODS, DeletionCurve, deletion_curve, edge_attribution
+from meshcnn_core.analysis.explain import (
+    DEFAULT_METHOD,
+    METHODS,
+    DeletionCurve,
+    deletion_curve,
+    edge_attribution,
+)
 from meshcnn_core.analysis.model_diff import ModelDiff, compare_recordings
 from meshcnn_core.recording import Recording
 

@@ -15,8 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from meshcnn_core.inspection.conv_explain import ConvExplanation
-from meshcnn_core.recording import Recording
 from meshcnn_core.inspection.replay import Replay
+from meshcnn_core.recording import Recording
 
 from .figures import default_camera, line_arrays
 from .inspect_service import REPLAY_CATEGORIES, EdgeFocus, replay_categories

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from meshcnn_core.checkpoint import LoadedModel
+from meshcnn_core.inference import prepare, run
 from meshcnn_core.inspection.conv_explain import (
     FEATURE_MEANINGS,
     FEATURE_NAMES,
@@ -29,9 +30,6 @@ from meshcnn_core.inspection.conv_explain import (
     first_conv,
     input_topology,
 )
-from meshcnn_core.inference import prepare, run
-from meshcnn_core.mesh.features import edge_points
-from meshcnn_core.mesh.io import Mesh
 from meshcnn_core.inspection.provenance import (
     REMOVAL_WORDS,
     EdgeFate,
@@ -43,8 +41,10 @@ from meshcnn_core.inspection.provenance import (
     nearest_edge,
     pooling_stages,
 )
-from meshcnn_core.recording import Recording
 from meshcnn_core.inspection.replay import SKIP_WORDS, Replay, ReplayEvent
+from meshcnn_core.mesh.features import edge_points
+from meshcnn_core.mesh.io import Mesh
+from meshcnn_core.recording import Recording
 
 from .stages import stage_label
 

@@ -1,7 +1,8 @@
 """Streamlit panels shared by the inspect and teaching pages: edge picking, collapse replay, MeshConv.
 
-Widgets only draw and return plain values; the numbers come from :mod:`meshcnn_core.inspection.provenance`,
-:mod:`meshcnn_core.inspection.replay` and :mod:`meshcnn_core.inspection.conv_explain` through :mod:`viz_app.inspect_service`.
+Widgets only draw and return plain values; the numbers come from
+:mod:`meshcnn_core.inspection.provenance`, :mod:`meshcnn_core.inspection.replay` and
+:mod:`meshcnn_core.inspection.conv_explain` through :mod:`viz_app.inspect_service`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import streamlit as st
 from meshcnn_core.checkpoint import LoadedModel
 from meshcnn_core.inspection.conv_explain import explain_conv, first_conv
 from meshcnn_core.inspection.provenance import pooling_stages
-from meshcnn_core.recording import Recording
 from meshcnn_core.inspection.replay import Replay, replay
+from meshcnn_core.recording import Recording
 
 from . import inspect_figures as figs
 from . import inspect_service as isvc

@@ -1,6 +1,7 @@
 """The teaching page's plain logic: the lesson's steps, its default mesh and model, the printable handout.
 
-The handout is :func:`meshcnn_core.inspection.lesson.lesson_summary` (Markdown with the recording's real numbers);
+The handout is :func:`meshcnn_core.inspection.lesson.lesson_summary` (Markdown with the recording's real
+numbers);
 :func:`lesson_html` turns it into a standalone printable HTML page, :func:`lesson_sections` splits it so
 each step of the page can show its own part.
 """

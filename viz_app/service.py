@@ -26,12 +26,12 @@ import numpy as np
 import torch
 
 from meshcnn_core import CheckpointError, LoadedModel, Mesh, MeshError, load_mesh, load_model
+from meshcnn_core.analysis.ood import OodScore, assess_recording
 from meshcnn_core.device import pick_device
 from meshcnn_core.inference import prepare, record
 from meshcnn_core.mesh import repair as _repair
 from meshcnn_core.mesh.edges import estimate_edges
 from meshcnn_core.mesh.io import MESH_SUFFIXES, load_mesh_bytes, safe_name
-from meshcnn_core.analysis.ood import OodScore, assess_recording
 from meshcnn_core.recording import Recording
 
 from .catalog import MeshEntry

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..checkpoint import LoadedModel
+from ..recording import Recording
 from .conv_explain import (
     FEATURE_MEANINGS,
     FEATURE_NAMES,
@@ -21,7 +22,6 @@ from .conv_explain import (
     input_topology,
 )
 from .provenance import REMOVAL_WORDS, edge_fate, pooling_stages
-from ..recording import Recording
 from .replay import SKIP_WORDS, replay
 
 __all__ = ["default_lesson_edge", "lesson_summary"]

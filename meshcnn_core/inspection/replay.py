@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..nn.pool_events import RemovalKind, SkipReason
-from .provenance import carriers, pooling_stages, queue_ranks
 from ..recording import Recording
+from .provenance import carriers, pooling_stages, queue_ranks
 
 __all__ = ["SKIP_WORDS", "ReplayEvent", "Replay", "replay", "has_skip_log"]
 
