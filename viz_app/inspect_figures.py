@@ -453,9 +453,6 @@ def conv_figure(rec: Recording, ex: ConvExplanation, *, height: int = 520) -> go
         for letter, i, col in zip(letters, ids, colors)
         if i >= 0 and i in local
     ]
-    fig = mesh_figure(
-        v, patch, sub_edges, rows, highlights=marks, midpoints=False, height=height, bounds=bounds
-    )
     normal = _edge_normal(v, faces, np.asarray(g.ends))
     center = v[g.ends].mean(axis=0)
     ring_center = v[ring].mean(axis=0)
@@ -481,6 +478,13 @@ def conv_figure(rec: Recording, ex: ConvExplanation, *, height: int = 520) -> go
             tcolors.append(col)
     mids = np.array(mids)
     lift = 0.06 * float(np.linalg.norm(bounds[1] - bounds[0])) * normal  # labels float above the faces
+    # the labels float beside their lines, possibly outside the patch's box: widen the box so the
+    # scene's axis ranges do not clip them (Plotly hides points outside the ranges)
+    labels = mids + lift
+    bounds = np.stack([np.minimum(bounds[0], labels.min(0)), np.maximum(bounds[1], labels.max(0))])
+    fig = mesh_figure(
+        v, patch, sub_edges, rows, highlights=marks, midpoints=False, height=height, bounds=bounds
+    )
     fig.add_trace(
         go.Scatter3d(
             x=mids[:, 0] + lift[0],
