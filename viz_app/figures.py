@@ -86,8 +86,18 @@ def _scene(bounds: np.ndarray, camera: dict | None) -> dict:
         zaxis=dict(axis, range=[lo[2] - pad, hi[2] + pad]),
         aspectmode="manual",
         aspectratio=dict(x=ratio[0], y=ratio[1], z=ratio[2]),
-        camera=camera or default_camera(),
+        camera=camera or default_camera(_fit_distance(ratio)),
     )
+
+
+def _fit_distance(ratio: np.ndarray) -> float:
+    """How far back the default camera goes so a boxy mesh is not cut by the view's edges.
+
+    The default eye is 1.48 scene units from the centre, right for elongated meshes; a box whose sides
+    are all near the longest (a cube: half-diagonal 0.87) needs the eye about 2.1 half-diagonals away.
+    """
+    half_diagonal = 0.5 * float(np.linalg.norm(ratio))
+    return max(1.0, 2.1 * half_diagonal / 1.48)
 
 
 def _bounds(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -24,6 +24,11 @@ SERVER_FLAGS = (
     "none",
     "--server.runOnSave",
     "false",
+    "--runner.postScriptGC",
+    "false",
+    # no start-up banner: its "External URL" line looks up this machine's public address on the web
+    "--logger.hideWelcomeMessage",
+    "true",
     "--browser.gatherUsageStats",
     "false",
     "--client.showErrorDetails",

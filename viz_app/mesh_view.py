@@ -49,11 +49,12 @@ def component_dir() -> Path:
     return d
 
 
-def mesh_view(fig: go.Figure, *, key: str, group: str, modebar: bool = True) -> None:
+def mesh_view(fig: go.Figure | str, *, key: str, group: str, modebar: bool = True) -> None:
     """Draw ``fig`` in the 3D view component.
 
     Args:
-        fig: a Plotly figure with one or more 3D scenes and a fixed ``layout.height``.
+        fig: a Plotly figure with one or more 3D scenes and a fixed ``layout.height``, or its JSON
+            (``fig.to_json()``, e.g. shared by every session through :func:`viz_app.cached.figure`).
         key: the Streamlit element key: the same key keeps the same view (and its camera) across reruns.
         group: views with the same group share one camera (e.g. one input mesh).
         modebar: show Plotly's toolbar (its house icon resets the camera).
@@ -61,4 +62,5 @@ def mesh_view(fig: go.Figure, *, key: str, group: str, modebar: bool = True) -> 
     # declared on every call: registration is per Streamlit runtime and cheap (a dict entry)
     component = components.declare_component("mesh_view", path=str(component_dir()))
     config = {"displaylogo": False, "responsive": True, "displayModeBar": modebar}
-    component(figure=fig.to_json(), group=group, config=config, key=key, default=None)
+    payload = fig if isinstance(fig, str) else fig.to_json()
+    component(figure=payload, group=group, config=config, key=key, default=None)

@@ -96,7 +96,7 @@ def _prediction(rec, truth, color: str, on_dataset: bool) -> None:
             mark = ":material/check_circle: correct" if acc.correct else ":material/cancel: wrong"
             st.markdown(f"Ground truth (data-set folder): **{rec.class_names[int(truth)]}** · {mark}")
         st.plotly_chart(
-            cached.chart(figures.prediction_figure, rec), key="pred_bars", config={"displayModeBar": False}
+            cached.shared(figures.prediction_figure, rec), key="pred_bars", config={"displayModeBar": False}
         )
         return
     counts = {n: int((rec.prediction == i).sum()) for i, n in enumerate(rec.class_names)}
@@ -177,7 +177,7 @@ def _controls(rec, has_truth: bool) -> tuple[int, ColorChoice, bool, bool]:
 def _scale_note(rec, k: int, choice: ColorChoice) -> str:
     if choice.quantity not in SCALED:
         return ""
-    col = edge_coloring(rec, k, choice)
+    col = cached.shared(edge_coloring, rec, k, choice)
     if col.fixed:
         return f" Color range: the same at every stage ({col.cmin:.3g} to {col.cmax:.3g})."
     return f" Color range: this stage's own ({col.cmin:.3g} to {col.cmax:.3g})."
