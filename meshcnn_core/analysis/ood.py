@@ -92,7 +92,8 @@ class OodScore:
                 f"(higher than {self.percentile:.0f}% of the model's test meshes)")
         if self.unusual:
             return head + ": unlike the training data: the prediction says little"
-        return head + ": like the training data"
+        # only what the score shows: not unusual among the test meshes (it cannot prove the shape is alike)
+        return head + ": within the range of the model's test meshes"
 
 
 def _last_encoder_stage(kinds: Sequence[str]) -> int:
