@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from meshcnn_core import load_mesh, load_model
@@ -16,31 +14,12 @@ from meshcnn_core.inference import record
 from meshcnn_core.inspection.conv_explain import explain_conv
 from meshcnn_core.inspection.lesson import default_lesson_edge
 from meshcnn_core.inspection.replay import replay
-from tests.app_fixtures import make_app_tree
 from viz_app import inspect_service as isvc
 from viz_app import lesson_service as lsvc
 
 APP = str(Path(__file__).resolve().parents[1] / "viz_app" / "app.py")
 INSPECT = "views/inspect.py"
 TEACH = "views/teach.py"
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    return make_app_tree(tmp_path_factory.mktemp("app"))
-
-
-@pytest.fixture
-def env(tree, monkeypatch):
-    monkeypatch.setenv("MESHCNN_CHECKPOINTS", str(tree["checkpoints"]))
-    monkeypatch.setenv("MESHCNN_SAMPLES", str(tree["samples"]))
-    monkeypatch.setenv("MESHCNN_DATASET", str(tree["segdata"]))
-    monkeypatch.setenv("MESHCNN_DEVICE", "cpu")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield tree
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def recording(tree, model: str, mesh: str = "ico_480.obj"):

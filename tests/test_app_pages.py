@@ -9,35 +9,14 @@ from pathlib import Path
 import numpy as np
 import plotly.io as pio
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from meshcnn_core.mesh.io import write_obj
-from tests.app_fixtures import make_app_tree
 from tests.meshes import tetrahedron
 
 APP = str(Path(__file__).resolve().parents[1] / "viz_app" / "app.py")
 COMPARE = "views/compare.py"
 EXPLORE = "views/explore.py"
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    return make_app_tree(tmp_path_factory.mktemp("app"))
-
-
-@pytest.fixture
-def env(tree, monkeypatch):
-    """Point the app at the generated tree; clear Streamlit's caches around each test."""
-    monkeypatch.setenv("MESHCNN_CHECKPOINTS", str(tree["checkpoints"]))
-    monkeypatch.setenv("MESHCNN_SAMPLES", str(tree["samples"]))
-    monkeypatch.setenv("MESHCNN_DATASET", str(tree["segdata"]))
-    monkeypatch.setenv("MESHCNN_DEVICE", "cpu")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield tree
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def run_app(query: dict | None = None) -> AppTest:

@@ -15,17 +15,13 @@ import numpy as np
 import pytest
 
 from tests.app_fixtures import make_app_tree
+from tests.browser_support import require_browser
 from viz_app.figures import default_camera
-from viz_app.screenshot import CHROMIUM, app_server, browser_page, image_variance, wait_idle
+from viz_app.screenshot import app_server, browser_page, image_variance, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"{CHROMIUM} is missing (install Debian's chromium: apt-get install chromium)",
-        allow_module_level=True,
-    )
-pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+require_browser()
 
 VIEWS = "iframe[title*='mesh_view']"
 # The camera the WebGL scene really draws with (not only what the layout asks for).

@@ -15,16 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests.app_fixtures import make_app_tree
-from viz_app.screenshot import CHROMIUM, app_server, browser_page, image_variance, wait_idle
+from tests.browser_support import require_browser
+from viz_app.screenshot import app_server, browser_page, image_variance, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"{CHROMIUM} is missing (install Debian's chromium: apt-get install chromium)",
-        allow_module_level=True,
-    )
-pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+require_browser()
 
 VIEW = 'iframe[title*="pick_view"]'
 HOVER_JS = "() => Array.from(document.querySelectorAll('.hoverlayer')).map((e) => e.textContent).join(' ')"

@@ -10,7 +10,6 @@ import pytest
 import streamlit as st
 
 from meshcnn_core import load_mesh
-from tests.app_fixtures import make_app_tree
 from viz_app import cached, figures
 from viz_app import service as svc
 from viz_app.colorings import ColorChoice, edge_coloring
@@ -26,11 +25,6 @@ def counted_stage_figure(rec, k, choice=figures.DEFAULT_COLORS, **kw) -> go.Figu
 def tiny(rec, i: int) -> go.Figure:
     BUILDS.append((i,))
     return go.Figure(layout=dict(title=str(i)))
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    return make_app_tree(tmp_path_factory.mktemp("app"))
 
 
 @pytest.fixture

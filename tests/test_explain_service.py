@@ -17,18 +17,12 @@ from meshcnn_core.analysis.explain import DeletionCurve, edge_attribution, resol
 from meshcnn_core.analysis.model_diff import Divergence, ModelDiff
 from meshcnn_core.analysis.survey import MeshSurvey, aggregate, report_table_csv, survey
 from meshcnn_core.mesh.io import write_obj
-from tests.app_fixtures import make_app_tree
 from tests.meshes import icosphere, torus
 from viz_app import colorings, explain_figures, figures
 from viz_app import dataset_service as dsvc
 from viz_app import explain_service as esvc
 from viz_app import service as svc
 from viz_app.colorings import ColorChoice
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    return make_app_tree(tmp_path_factory.mktemp("app"))
 
 
 @pytest.fixture(scope="module")

@@ -16,16 +16,11 @@ import pytest
 from meshcnn_core import CheckpointError, MeshError, load_mesh
 from meshcnn_core.mesh.io import load_mesh_bytes
 from meshcnn_core.recording import load_recording
-from tests.app_fixtures import CLASSES, make_app_tree
+from tests.app_fixtures import CLASSES
 from tests.meshes import tetrahedron
 from viz_app import catalog, colorings, comparison, exports, figures, state
 from viz_app import service as svc
 from viz_app.colorings import ColorChoice
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    return make_app_tree(tmp_path_factory.mktemp("app"))
 
 
 @pytest.fixture(scope="module")
