@@ -502,25 +502,34 @@ def _linked_vertex_edges(ve_indptr, ve_indices, n_verts):
 def _vertex_edges_csr(ve, vertex_mask):
     """The linked per-vertex lists of surviving vertices back as CSR ``(indptr (V + 1,), indices)``."""
     head, _, node_edge, node_next = ve
-    n_verts = vertex_mask.shape[0]
-    indptr = np.zeros(n_verts + 1, dtype=np.int64)
-    for v in range(n_verts):
+    return _linked_lists_to_csr(head, node_next, node_edge, vertex_mask)
+
+
+@njit(cache=True)
+def _linked_lists_to_csr(head, nxt, val, keep):
+    """Linked lists (row ``r`` starts at ``head[r]``, ``-1`` ends it) as CSR ``(indptr, indices)``.
+
+    Row ``r`` holds ``val`` along its list when ``keep[r]``, else nothing.
+    """
+    n_rows = keep.shape[0]
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    for r in range(n_rows):
         cnt = 0
-        if vertex_mask[v]:
-            node = head[v]
+        if keep[r]:
+            node = head[r]
             while node != -1:
                 cnt += 1
-                node = node_next[node]
-        indptr[v + 1] = indptr[v] + cnt
-    indices = np.empty(indptr[n_verts], dtype=np.int64)
-    for v in range(n_verts):
-        if vertex_mask[v]:
-            k = indptr[v]
-            node = head[v]
+                node = nxt[node]
+        indptr[r + 1] = indptr[r] + cnt
+    indices = np.empty(indptr[n_rows], dtype=np.int64)
+    for r in range(n_rows):
+        if keep[r]:
+            k = indptr[r]
+            node = head[r]
             while node != -1:
-                indices[k] = node_edge[node]
+                indices[k] = val[node]
                 k += 1
-                node = node_next[node]
+                node = nxt[node]
     return indptr, indices
 
 
@@ -573,25 +582,7 @@ def _flatten_groups(union_src, union_dst, mask):
                 tail[dst] = used
                 used += 1
             node = g_next[node]
-    indptr = np.zeros(n_edges + 1, dtype=np.int64)
-    for e in range(n_edges):
-        cnt = 0
-        if mask[e]:
-            node = head[e]
-            while node != -1:
-                cnt += 1
-                node = g_next[node]
-        indptr[e + 1] = indptr[e] + cnt
-    indices = np.empty(indptr[n_edges], dtype=np.int64)
-    for e in range(n_edges):
-        if mask[e]:
-            k = indptr[e]
-            node = head[e]
-            while node != -1:
-                indices[k] = g_val[node]
-                k += 1
-                node = g_next[node]
-    return indptr, indices
+    return _linked_lists_to_csr(head, g_next, g_val, mask)
 
 
 @njit(cache=True)
