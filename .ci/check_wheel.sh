@@ -15,8 +15,11 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet "$(grep -E '^torch==' requirements.txt)"
 "$work/venv/bin/python" -m pip install --quiet "$work"/dist/*.whl
 cd "$work"  # away from the checkout: only the installed package can be imported
-"$work/venv/bin/meshcnn" --help | grep -q "record"
-"$work/venv/bin/meshcnn-explorer" --help | grep -q "meshcnn-explorer"
+# (output captured first: 'grep -q' closing the pipe early would break the writer)
+cli_help="$("$work/venv/bin/meshcnn" --help)"
+grep -q "record" <<<"$cli_help"
+app_help="$("$work/venv/bin/meshcnn-explorer" --help)"
+grep -q "meshcnn-explorer" <<<"$app_help"
 "$work/venv/bin/python" - <<'PY'
 import sys
 from pathlib import Path
