@@ -24,29 +24,35 @@ import plotly
 import plotly.graph_objects as go
 import streamlit.components.v1 as components
 
-__all__ = ["mesh_view", "component_dir"]
+__all__ = ["mesh_view", "component_dir", "plotly_component_dir"]
 
 _HTML = Path(__file__).with_name("mesh_view.html")
 _PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
-def component_dir() -> Path:
-    """A folder with the component's ``index.html`` and ``plotly.min.js``, made once per version.
+def plotly_component_dir(html: Path, prefix: str) -> Path:
+    """A folder with ``html`` as ``index.html`` and ``plotly.min.js``, made once per version.
 
     Streamlit serves a component only from its own folder, so the two files are copied into a folder
-    named by a hash of their versions (shared by every server process of this installation).
+    named by a hash of their versions (shared by every server process of this installation). Used by
+    every 3D component of the app (this one and :mod:`viz_app.pick_view`).
     """
-    tag = hashlib.blake2b(_HTML.read_bytes() + plotly.__version__.encode(), digest_size=8).hexdigest()
-    d = Path(tempfile.gettempdir()) / f"meshcnn_explorer_view_{tag}"
+    tag = hashlib.blake2b(html.read_bytes() + plotly.__version__.encode(), digest_size=8).hexdigest()
+    d = Path(tempfile.gettempdir()) / f"{prefix}_{tag}"
     if not (d / "index.html").is_file():
-        tmp = Path(tempfile.mkdtemp(prefix="meshcnn_explorer_view_"))
+        tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}_"))
         shutil.copy(_PLOTLY_JS, tmp / "plotly.min.js")
-        shutil.copy(_HTML, tmp / "index.html")  # written last: its presence marks a complete folder
+        shutil.copy(html, tmp / "index.html")  # written last: its presence marks a complete folder
         try:
             tmp.rename(d)
         except OSError:  # another process made it first
             shutil.rmtree(tmp, ignore_errors=True)
     return d
+
+
+def component_dir() -> Path:
+    """This component's folder (see :func:`plotly_component_dir`)."""
+    return plotly_component_dir(_HTML, "meshcnn_explorer_view")
 
 
 def mesh_view(fig: go.Figure | str, *, key: str, group: str, modebar: bool = True) -> None:

@@ -16,39 +16,22 @@ win once (to turn the view to a newly chosen edge).
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import plotly
 import plotly.graph_objects as go
 import streamlit.components.v1 as components
+
+from .mesh_view import plotly_component_dir
 
 __all__ = ["pick_view", "component_dir"]
 
 _HTML = Path(__file__).with_name("pick_view.html")
-_PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 def component_dir() -> Path:
-    """A folder with the component's ``index.html`` and ``plotly.min.js``, made once per version.
-
-    Streamlit serves a component only from its own folder, so both files are copied into a folder
-    named by a hash of their versions (shared by every server process of this installation).
-    """
-    tag = hashlib.blake2b(_HTML.read_bytes() + plotly.__version__.encode(), digest_size=8).hexdigest()
-    d = Path(tempfile.gettempdir()) / f"meshcnn_explorer_pick_{tag}"
-    if not (d / "index.html").is_file():
-        tmp = Path(tempfile.mkdtemp(prefix="meshcnn_explorer_pick_"))
-        shutil.copy(_PLOTLY_JS, tmp / "plotly.min.js")
-        shutil.copy(_HTML, tmp / "index.html")  # written last: its presence marks a complete folder
-        try:
-            tmp.rename(d)
-        except OSError:  # another process made it first
-            shutil.rmtree(tmp, ignore_errors=True)
-    return d
+    """This component's folder (see :func:`viz_app.mesh_view.plotly_component_dir`)."""
+    return plotly_component_dir(_HTML, "meshcnn_explorer_pick")
 
 
 def pick_view(
