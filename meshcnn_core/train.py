@@ -35,7 +35,12 @@ The config (all keys but ``data`` optional)::
      "model": {"ncf": [...], "pool_res": [...], "ninput_edges": 750, ...},   # the network config
      "augment": {"scale_verts": false, "flip_edges": 0.2, "slide_verts": 0.2}, "num_aug": 20,
      "lr": 2e-4, "beta1": 0.9, "batch_size": 16, "niter": 100, "niter_decay": 100,
-     "seed": 0, "threads": 1, "cache_dir": null, "workers": 1}
+     "seed": 0, "threads": 1, "cache_dir": null, "workers": 1,
+     "snapshot_epochs": [1, 10, 50]}   # also keep these epochs' weights, see below
+
+``snapshot_epochs`` lists epochs whose weights are kept beside ``last.pt`` as
+``snapshot_eNNN.pt``, in the shipped form (no optimizer state; opens in the app as it is), so
+that a model can be compared with itself earlier in training.
 """
 
 from __future__ import annotations
@@ -107,6 +112,23 @@ class TrainConfig:
     device: str | None = None
     init_from: str | None = None  # warm start: weights + normalization of this checkpoint (fresh optimizer)
     workers: int = 1  # data-loading worker processes (0: load in the training process)
+    snapshot_epochs: list[int] = field(default_factory=list)  # also save snapshot_eNNN.pt after these
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise ValueError naming a key whose value cannot work (run again after overrides)."""
+        snaps = self.snapshot_epochs
+        numbers = isinstance(snaps, list) and all(type(e) is int for e in snaps)  # not bool, not float
+        if not numbers:
+            raise ValueError(f"snapshot_epochs must be a list of epoch numbers, got {snaps!r}")
+        bad = [e for e in snaps if not 1 <= e <= self.epochs]
+        if bad:
+            raise ValueError(
+                f"snapshot_epochs {bad} outside the schedule: epochs run from 1 to {self.epochs} "
+                f"(niter {self.niter} + niter_decay {self.niter_decay})"
+            )
 
     @property
     def epochs(self) -> int:
@@ -387,6 +409,7 @@ def train(
     local_batch = per_process_batch(
         cfg.batch_size, int(os.environ.get("WORLD_SIZE", "1"))
     )  # before any setup
+    cfg.check()
     if not Path(cfg.data).is_dir():
         raise ValueError(
             f'the config\'s data set {cfg.data} does not exist (set "data" in the config, or --data)'
@@ -562,6 +585,8 @@ def train(
             save_checkpoint(out_dir / "last.pt", ck)
             if is_best:
                 save_checkpoint(out_dir / "best.pt", ck)
+            if epoch + 1 in cfg.snapshot_epochs:  # shipped form: opens in the app as it is
+                save_checkpoint(snapshot_path(out_dir, epoch + 1), shipped_checkpoint(ck, history))
             print(
                 " ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
                 flush=True,
@@ -591,20 +616,32 @@ SHIPPED_KEYS = (
 )
 
 
+def snapshot_path(out_dir: str | os.PathLike, epoch: int) -> Path:
+    """Where the snapshot of ``epoch`` (a ``snapshot_epochs`` entry) is saved in a run folder."""
+    return Path(out_dir) / f"snapshot_e{epoch:03d}.pt"
+
+
+def shipped_checkpoint(ck: dict, history: list[dict], source: str | None = None) -> dict:
+    """A training checkpoint without optimizer/scheduler/RNG state, its history in the metadata."""
+    out = {k: ck[k] for k in SHIPPED_KEYS if k in ck}
+    meta = dict(out.get("metadata") or {})
+    meta["best_test_acc"] = ck.get("best")
+    meta["checkpoint_epoch"] = ck.get("epoch")
+    meta["history"] = list(history)
+    if source is not None:
+        meta["exported_from"] = source
+    out["metadata"] = meta
+    return out
+
+
 def export(src: str | os.PathLike, dst: str | os.PathLike) -> dict:
     """Write a shipped checkpoint (no optimizer/scheduler/RNG state) from a training checkpoint."""
     ck = torch.load(src, map_location="cpu", weights_only=True)
-    out = {k: ck[k] for k in SHIPPED_KEYS if k in ck}
-    meta = dict(out.get("metadata") or {})
     history = ck.get("metrics", [])
     last = Path(src).with_name("last.pt")  # the run's full history so far, when exporting best.pt
     if last.is_file() and last.resolve() != Path(src).resolve():
         history = torch.load(last, map_location="cpu", weights_only=True).get("metrics", history)
-    meta["best_test_acc"] = ck.get("best")
-    meta["checkpoint_epoch"] = ck.get("epoch")
-    meta["history"] = history
-    meta["exported_from"] = str(src)
-    out["metadata"] = meta
+    out = shipped_checkpoint(ck, history, source=str(src))
     save_checkpoint(dst, out)
     return out
 

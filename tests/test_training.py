@@ -423,3 +423,35 @@ def test_world_size_that_does_not_divide_the_batch(cls_root, tmp_path, capsys, m
     cfg = _cfg(cls_root, tmp_path / "o", tmp_path / "cache", CLS_MODEL, batch_size=4)
     line = _main_error([_write_config(tmp_path / "c.json", cfg), "--no-progress"], capsys)
     assert "world size 3 does not divide batch_size 4" in line
+
+
+def test_snapshot_epochs_keep_loadable_weights_of_those_epochs(cls_root, tmp_path):
+    from meshcnn_core.checkpoint import load_model
+    from meshcnn_core.train import snapshot_path
+
+    out = tmp_path / "s"
+    cfg = _cfg(cls_root, out, tmp_path / "cache", CLS_MODEL, niter=2, niter_decay=1, snapshot_epochs=[1, 3])
+    train(cfg, progress=False)
+    assert sorted(p.name for p in out.glob("snapshot_*.pt")) == ["snapshot_e001.pt", "snapshot_e003.pt"]
+    s1 = torch.load(snapshot_path(out, 1), weights_only=True)
+    s3 = torch.load(snapshot_path(out, 3), weights_only=True)
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert "optimizer" not in s1 and "rng" not in s1  # the shipped form
+    assert s1["metadata"]["checkpoint_epoch"] == 1 and [r["epoch"] for r in s1["metadata"]["history"]] == [1]
+    assert all(torch.equal(s3["model"][k], last["model"][k]) for k in last["model"])  # epoch 3 is the last
+    assert any(not torch.equal(s1["model"][k], s3["model"][k]) for k in s1["model"])  # training moved on
+    loaded = load_model(snapshot_path(out, 1))  # what the app opens
+    assert loaded.class_names == ["sphere", "torus"]
+
+
+def test_snapshot_epochs_outside_the_schedule(cls_root, tmp_path, capsys):
+    from dataclasses import asdict
+
+    raw = asdict(_cfg(cls_root, tmp_path / "o", tmp_path / "cache", CLS_MODEL, niter=2, niter_decay=1))
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({**raw, "snapshot_epochs": [0, 2, 9]}))
+    line = _main_error([str(path), "--no-progress"], capsys)
+    assert "snapshot_epochs [0, 9] outside the schedule: epochs run from 1 to 3" in line
+    path.write_text(json.dumps({**raw, "snapshot_epochs": "5"}))
+    assert "must be a list of epoch numbers" in _main_error([str(path), "--no-progress"], capsys)
+    assert not (tmp_path / "o").exists()
