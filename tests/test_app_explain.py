@@ -139,6 +139,29 @@ def test_one_backward_pass_per_model_mesh_method_and_target_for_all_sessions(env
     assert calls == [("integrated_gradients", calls[0][1]), ("gradcam", calls[0][1])]
 
 
+def test_a_replaced_checkpoint_gets_new_attributions(env, monkeypatch, tmp_path):
+    import os
+    import shutil
+
+    folder = tmp_path / "checkpoints"
+    shutil.copytree(env["checkpoints"], folder)
+    monkeypatch.setenv("MESHCNN_CHECKPOINTS", str(folder))
+    calls = []
+    real = esvc.attribution
+
+    def counted(*args):
+        calls.append(args[2:])
+        return real(*args)
+
+    monkeypatch.setattr(esvc, "attribution", counted)
+    assert_clean(run_app({"color": "attribution"}))
+    assert len(calls) == 1
+    for f in folder.glob("*.pt"):  # a retrained model saved over the file: a new modification time
+        os.utime(f, (f.stat().st_atime, f.stat().st_mtime + 10))
+    assert_clean(run_app({"color": "attribution"}))
+    assert len(calls) == 2  # computed again for the new file, not served from the old weights' entry
+
+
 def test_attribution_for_a_segmenter_explains_a_part(env, direct):
     _, _, recs = direct
     rec = recs["c_segmenter"]

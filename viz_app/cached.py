@@ -40,6 +40,7 @@ __all__ = [
     "result",
     "figure",
     "shared",
+    "model_id",
     "FIGURE_ENTRIES",
 ]
 
@@ -107,7 +108,7 @@ def result(model_key: str, device: str, model: LoadedModel, fit: svc.FittedMesh)
     :func:`figure` can share the figures drawn from it. The key also names the loaded model object, so
     a checkpoint file replaced on disk (loaded again by :func:`model`) never gets the old results.
     """
-    key = (f"{model_key}#{_model_token(model)}", device, fit.mesh.content_hash())
+    key = (model_id(model_key, model), device, fit.mesh.content_hash())
     res = _result(*key, model, fit)
     with _KEYS_LOCK:
         _RECORDING_KEYS[res.recording] = key
@@ -124,6 +125,15 @@ _KEYS_LOCK = threading.Lock()
 
 _MODEL_TOKENS: dict[int, tuple[weakref.ref, int]] = {}  # id(model) -> (the model, its number)
 _MODEL_COUNT = itertools.count()
+
+
+def model_id(model_key: str, model: LoadedModel) -> str:
+    """A cache key for a loaded model: its catalog key plus the loaded object's token.
+
+    A checkpoint file replaced on disk is loaded again by :func:`model` (new modification time), so
+    the new object gets a new id and nothing computed with the old weights is served for it.
+    """
+    return f"{model_key}#{_model_token(model)}"
 
 
 def _model_token(model: LoadedModel) -> int:

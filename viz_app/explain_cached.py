@@ -17,6 +17,7 @@ from meshcnn_core import LoadedModel, Mesh
 from meshcnn_core.analysis.explain import DeletionCurve
 from meshcnn_core.data.datasets import DatasetInfo
 
+from . import cached
 from . import dataset_service as dsvc
 from . import explain_service as esvc
 
@@ -33,8 +34,13 @@ def _attribution(
 def attribution(
     model_key: str, device: str, model: LoadedModel, mesh: Mesh, method: str, target: int
 ) -> np.ndarray:
-    """``(E,)`` attribution of ``target`` on ``mesh`` (the fitted mesh the recording ran on)."""
-    return _attribution(model_key, device, mesh.content_hash(), method, int(target), model, mesh)
+    """``(E,)`` attribution of ``target`` on ``mesh`` (the fitted mesh the recording ran on).
+
+    Keyed by the loaded model object too (:func:`viz_app.cached.model_id`): a replaced checkpoint file
+    never gets the old weights' attributions.
+    """
+    key = cached.model_id(model_key, model)
+    return _attribution(key, device, mesh.content_hash(), method, int(target), model, mesh)
 
 
 @st.cache_data(max_entries=64, show_spinner="Checking the attribution: hiding edges and running the model…")
@@ -55,7 +61,8 @@ def deletion(
     model_key: str, device: str, model: LoadedModel, mesh: Mesh, method: str, target: int, scores: np.ndarray
 ) -> DeletionCurve:
     """The deletion check of the attribution ``scores`` (those of ``method`` and ``target``)."""
-    return _deletion(model_key, device, mesh.content_hash(), method, int(target), model, mesh, scores)
+    key = cached.model_id(model_key, model)
+    return _deletion(key, device, mesh.content_hash(), method, int(target), model, mesh, scores)
 
 
 @st.cache_resource
