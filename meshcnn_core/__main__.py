@@ -188,7 +188,7 @@ def _cmd_survey(args: argparse.Namespace) -> int:
     import hashlib
     import json
 
-    from .analysis.survey import report_table_csv, survey
+    from .analysis.survey import report_regions_text, report_table_csv, survey
     from .checkpoint import load_model
     from .data.datasets import default_cache_dir
 
@@ -212,6 +212,7 @@ def _cmd_survey(args: argparse.Namespace) -> int:
         f"wrote {args.out}: {ok} meshes, accuracy {100 * report.accuracy:.2f}%"
         + (f", {len(report.errors)} could not be run (listed in the report)" if report.errors else "")
     )
+    print(report_regions_text(report), end="")
     return 0
 
 

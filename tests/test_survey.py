@@ -12,12 +12,21 @@ import torch
 
 from meshcnn_core import ClassifierConfig, MeshCNNError, SegmenterConfig, build_topology, load_mesh
 from meshcnn_core.__main__ import main
+from meshcnn_core.analysis.regions import (
+    REGION_NAMES,
+    geodesic_eccentricity,
+    region_bins,
+    region_counts,
+    region_stats,
+)
 from meshcnn_core.analysis.survey import (
+    CACHE_VERSION,
     DIHEDRAL_BINS_DEG,
     MeshSurvey,
     _bin_counts,
     aggregate,
     dihedral_angles,
+    report_regions_text,
     report_table_csv,
     summarize_recording,
     survey,
@@ -141,6 +150,159 @@ def test_summarize_segmentation_recording():
         summarize_recording(rec, np.array([0, 0, 1, 1, 3]))
 
 
+# ---------------------------------------------------------------- where on the shape: geodesic regions
+
+
+def _tube(n=6, rings=13, length=12.0, radius=0.5):
+    """A closed tube along z (``rings`` rings of ``n`` vertices) capped by one apex vertex at each end."""
+    z = np.linspace(0.0, length, rings)
+    a = 2 * np.pi * np.arange(n) / n
+    v = [[radius * np.cos(t), radius * np.sin(t), zz] for zz in z for t in a]
+    v += [[0.0, 0.0, -radius], [0.0, 0.0, length + radius]]
+    lo, hi = len(v) - 2, len(v) - 1
+    idx = lambda r, k: r * n + k % n  # noqa: E731
+    f = []
+    for r in range(rings - 1):
+        for k in range(n):
+            f += [[idx(r, k), idx(r, k + 1), idx(r + 1, k + 1)]]
+            f += [[idx(r, k), idx(r + 1, k + 1), idx(r + 1, k)]]
+    for k in range(n):
+        f += [[lo, idx(0, k + 1), idx(0, k)], [hi, idx(rings - 1, k), idx(rings - 1, k + 1)]]
+    topo, faces, _ = build_topology(np.array(v, dtype=np.float64), np.array(f))
+    return topo.positions, faces, topo.edges
+
+
+def _strip(xs):
+    """A flat strip of unit width along x, one quad (two triangles) between neighbouring ``xs``."""
+    n = len(xs)
+    v = np.array([[x, 0.0, 0.0] for x in xs] + [[x, 1.0, 0.0] for x in xs])
+    f = np.array([t for i in range(n - 1) for t in ([i, i + 1, n + i + 1], [i, n + i + 1, n + i])])
+    topo, faces, _ = build_topology(v, f)
+    return topo.positions, faces, topo.edges
+
+
+def test_eccentricity_of_a_path_hand_checked_and_pieces():
+    # a path of 6 unit steps, no faces (every vertex weighs 1): vertex means 15/6, 11/6, 9/6, 9/6, ...
+    v = np.array([[x, 0.0, 0.0] for x in range(6)] + [[0.0, 5.0, 0.0], [0.0, 6.0, 0.0]])
+    path = np.array([[i, i + 1] for i in range(5)])
+    ecc = geodesic_eccentricity(v[:6], np.zeros((0, 3), dtype=np.int64), path)
+    np.testing.assert_allclose(ecc, [1.0, 0.25, 0.0, 0.25, 1.0])  # edge means 26/12, 20/12, 18/12, ...
+    assert region_bins(ecc).tolist() == [2, 0, 0, 0, 2] and region_counts(ecc).tolist() == [3, 0, 2]
+    # a second, smaller piece: infinitely far, so left out (nan); the main piece is unchanged
+    two = geodesic_eccentricity(v, np.zeros((0, 3), dtype=np.int64), np.vstack([path, [[6, 7]]]))
+    np.testing.assert_allclose(two[:5], ecc)
+    assert np.isnan(two[5]) and region_counts(two).tolist() == [3, 0, 2]
+    assert np.isnan(geodesic_eccentricity(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), path)).all()
+
+
+def test_eccentricity_of_a_tube_tips_one_middle_zero():
+    v, f, e = _tube()
+    ecc = geodesic_eccentricity(v, f, e)
+    mid_z = v[e].mean(1)[:, 2]  # (E,)
+    apex = (e >= len(v) - 2).any(1)
+    assert apex.sum() == 12 and np.isfinite(ecc).all()
+    np.testing.assert_allclose(ecc[apex], 1.0, atol=1e-12)  # the two tips
+    assert ecc[~apex].max() < 1.0
+    assert ecc.min() == 0.0 and mid_z[np.argmin(ecc)] == pytest.approx(6.0)
+    assert (ecc[np.abs(mid_z - 6.0) <= 0.5] < 0.02).all()  # the middle ring and its neighbours
+    # the bins are ordered by distance from the middle: every core edge is nearer than every tip edge
+    b, off = region_bins(ecc), np.abs(mid_z - 6.0)
+    assert off[b == 0].max() < off[b == 1].min() + 1.0 and off[b == 0].max() < off[b == 2].min()
+    # the tube is mirror-symmetric about z = 6: both halves get the same values; scale does not matter
+    np.testing.assert_allclose(np.sort(ecc[mid_z < 6 - 1e-9]), np.sort(ecc[mid_z > 6 + 1e-9]), atol=1e-12)
+    np.testing.assert_allclose(geodesic_eccentricity(3.7 * v, f, e), ecc, atol=1e-12)
+
+
+def test_eccentricity_is_pose_invariant_and_weighs_area_not_vertices():
+    xs = np.arange(13.0)
+    v, f, e = _strip(xs)
+    flat = geodesic_eccentricity(v, f, e)
+    # fold the strip by 120 degrees along the rung at x = 8: every length and area stays
+    bent = v.copy()
+    far = v[:, 0] > 8.0
+    t = np.radians(120)
+    dx = v[far, 0] - 8.0
+    bent[far, 0], bent[far, 2] = 8.0 + dx * np.cos(t), dx * np.sin(t)
+    np.testing.assert_allclose(geodesic_eccentricity(bent, f, e), flat, atol=1e-9)
+    euclid = lambda p: np.linalg.norm(p[:, None] - p[None], axis=-1).mean(1)  # noqa: E731
+    assert np.abs(euclid(bent) - euclid(v)).max() > 0.5  # a Euclidean measure would move
+    # half the strip tessellated twice as finely: the centre stays at the middle of the area (x = 6)
+    fine = np.concatenate([np.linspace(0.0, 6.0, 25), np.linspace(6.5, 12.0, 12)])
+    v2, f2, e2 = _strip(fine)
+    ecc = geodesic_eccentricity(v2, f2, e2)
+    assert abs(v2[e2[np.argmin(ecc)]].mean(0)[0] - 6.0) <= 0.5
+    assert abs(v2[e2[np.argmax(ecc)]].mean(0)[0] - 6.0) >= 5.5  # a tip
+
+
+def test_summarize_recording_regions_exact_enrichment():
+    v, f, e = _tube()
+    ecc = geodesic_eccentricity(v, f, e)
+    b = region_bins(ecc)
+    core, ext = np.flatnonzero(b == 0), np.flatnonzero(b == 2)
+    m = len(ext) // 4
+    kept = np.sort(np.concatenate([core, ext[:m]]))  # every central edge and a quarter of the tips
+    rec = _fake("classification", ["a", "b"], [2.0, 0.1], [list(range(len(e))), kept], ["input", "pool"],
+                geometry=(v, f, e))
+    s = summarize_recording(rec, 0, "a/test/tube.obj")
+    n_in = np.bincount(b, minlength=3)
+    assert s.region_input.tolist() == n_in.tolist() and n_in.sum() == len(e)
+    assert s.region_kept.tolist() == [len(core), 0, m] and m > 0
+    r = aggregate("classification", ["a", "b"], [s])
+    want = (m / (len(core) + m)) / (len(ext) / len(e))
+    assert r.regions.enrichment[0, 2] == pytest.approx(want) and want < 1
+    assert r.regions.enrichment[0, 1] == 0.0
+    assert r.regions.enrichment[0, 0] == pytest.approx((len(core) / (len(core) + m)) / (len(core) / len(e)))
+    assert r.regions.drop[0] == 1.0 and r.regions.meshes.tolist() == [1, 0]
+    assert np.isnan(r.regions.std[0]) and np.isnan(r.regions.enrichment[1]).all()
+    only_core = summarize_recording(
+        _fake("classification", ["a", "b"], [2.0, 0.1], [list(range(len(e))), core], ["input", "pool"],
+              geometry=(v, f, e)), 0)
+    assert aggregate("classification", ["a", "b"], [only_core]).regions.enrichment[0, 2] == 0.0
+
+
+def test_region_stats_hand_checked():
+    # mesh A drops its tips (0x), mesh B doubles them (2x); class 1 one mesh; class 2 none
+    labels = np.array([0, 0, 1])
+    inputs = np.array([[6, 3, 3], [4, 2, 2], [5, 5, 0]])
+    kept = np.array([[2, 1, 0], [0, 1, 1], [1, 1, 0]])
+    r = region_stats(labels, inputs, kept, 3)
+    np.testing.assert_allclose(r.input[0], [0.5, 0.25, 0.25])
+    np.testing.assert_allclose(r.kept[0], [0.4, 0.4, 0.2])
+    np.testing.assert_allclose(r.enrichment[0], [0.8, 1.6, 0.8])
+    assert r.drop[0] == 0.5 and r.std[0] == pytest.approx(np.sqrt(2.0))
+    assert r.meshes.tolist() == [2, 0, 0]  # class 1's mesh has no tip edges: no extremity ratio
+    assert np.isnan(r.drop[1]) and np.isnan(r.enrichment[1, 2]) and r.enrichment[1, 0] == pytest.approx(1.0)
+    assert np.isnan(r.input[2]).all() and np.isnan(r.drop[2])
+
+
+def test_report_carries_the_region_table():
+    def mesh(name, label, r_in, r_kept):
+        z = np.zeros(3, dtype=np.int64)
+        return MeshSurvey(name, label=label, prediction=label, probability=1.0, survival=z,
+                          dihedral_input=np.ones(5, dtype=np.int64), dihedral_kept=np.ones(5, dtype=np.int64),
+                          region_input=np.array(r_in), region_kept=np.array(r_kept))
+
+    meshes = [mesh("a1", 0, [6, 3, 3], [2, 1, 0]), mesh("a2", 0, [4, 2, 2], [0, 1, 1]),
+              MeshSurvey("old", label=1, prediction=1, probability=1.0, survival=np.zeros(3, dtype=np.int64),
+                         dihedral_input=np.ones(5, dtype=np.int64), dihedral_kept=np.ones(5, dtype=np.int64))]
+    r = aggregate("classification", ["ant", "man"], meshes)
+    np.testing.assert_allclose(r.regions.enrichment[0], [0.8, 1.6, 0.8])
+    assert np.isnan(r.regions.enrichment[1]).all() and r.class_counts.tolist() == [2, 1]  # no region counts
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["regions"]["names"] == list(REGION_NAMES) and d["regions"]["drop"] == [0.5, None]
+    rows = list(csv.reader(io.StringIO(report_table_csv(r))))
+    col = {name: i for i, name in enumerate(rows[0])}
+    assert float(rows[1][col["enrichment extremities"]]) == pytest.approx(0.8)
+    assert float(rows[1][col["last stage core"]]) == pytest.approx(0.4)
+    assert float(rows[1][col["share of meshes whose extremities drop"]]) == pytest.approx(0.5)
+    assert rows[2][col["enrichment core"]] == "" and len(rows[0]) == 3 + 10 + 9 + 2
+    text = report_regions_text(r).splitlines()
+    ant = next(line for line in text if line.startswith("ant")).split()
+    assert ant == ["ant", "100", "50", "25", "25", "40", "40", "20", "0.80", "1.60", "0.80", "1/2", "1.41"]
+    assert next(line for line in text if line.startswith("man")).split()[-2:] == ["-", "-"]
+    assert report_regions_text(aggregate("segmentation", ["p"], [])) == ""
+
+
 # ---------------------------------------------------------------- sums and table
 
 
@@ -252,6 +414,9 @@ def test_survey_classification_folder_with_cache_and_resume(tmp_path, monkeypatc
     rec = record(model, load_mesh(root / first.file))
     assert np.array_equal(first.survival, rec.survival_depth()) and first.prediction == int(rec.prediction)
     assert first.dihedral_input.sum() == 480 and first.dihedral_kept.sum() == rec.stage(2).num_edges
+    assert first.region_input.sum() == 480 and first.region_kept.sum() == rec.stage(2).num_edges  # one piece
+    ecc = geodesic_eccentricity(rec.input_vertices, rec.input_faces, rec.input_edges)
+    assert first.region_kept.tolist() == region_counts(ecc[rec.stage(2).edge_ids]).tolist()
     # resume: every entry comes from the cache
     monkeypatch.setattr("meshcnn_core.analysis.survey.record", lambda *a: pytest.fail("recorded again"))
     again = survey(model, root, cache=cache)
@@ -275,6 +440,24 @@ def test_survey_classification_folder_with_cache_and_resume(tmp_path, monkeypatc
     seen.clear()
     survey(other, root, cache=cache)
     assert len(seen) == 4
+
+
+def test_survey_does_not_reuse_a_cache_from_before_the_region_counts(tmp_path, monkeypatch):
+    root = _classification_folder(tmp_path / "data")
+    model = load_model(_model(tmp_path, SMALL_CLS), device="cpu")
+    cache = tmp_path / "cache.jsonl"
+    r = survey(model, root, cache=cache)
+    assert CACHE_VERSION >= 2 and np.isfinite(r.regions.enrichment).all()
+    lines = [json.loads(line) for line in cache.read_text().splitlines()]
+    lines[0]["cache_version"] = 1  # a cache written before the survey counted regions
+    old = [{k: v for k, v in d.items() if not k.startswith("region")} for d in lines[1:]]
+    cache.write_text("\n".join(json.dumps(d) for d in [lines[0], *old]) + "\n")
+    import meshcnn_core.analysis.survey as sv
+
+    seen, real = [], sv.record
+    monkeypatch.setattr(sv, "record", lambda m, mesh: seen.append(mesh.name) or real(m, mesh))
+    again = survey(model, root, cache=cache)
+    assert len(seen) == 4 and json.dumps(again.to_dict()) == json.dumps(r.to_dict())
 
 
 def test_survey_segmentation_folder(tmp_path):
@@ -332,6 +515,33 @@ def test_survey_command_line(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["task"] == "classification" and len(report["meshes"]) == 4
     assert table.read_text().startswith("class,meshes,accuracy")
-    assert "4 meshes" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "4 meshes" in printed and "geodesic eccentricity" in printed
+    rows = {line.split()[0]: line.split() for line in printed.splitlines()[5:]}
+    assert set(rows) == {"ball", "cone"} and all(len(r) == 13 for r in rows.values())
+    assert len(table.read_text().splitlines()[0].split(",")) == 3 + 10 + 9 + 2
     assert main(["survey", "--model", str(ckpt), "--data", str(tmp_path / "none"), "--out", str(out)]) == 2
     assert "no such data-set folder" in capsys.readouterr().err
+
+
+def test_page_region_table_and_left_out_edges():
+    from viz_app import dataset_service as dsvc
+
+    def mesh(name, label, r_in, r_kept, edges):
+        return MeshSurvey(name, label=label, prediction=label, probability=1.0,
+                          survival=np.zeros(edges, dtype=np.int64), dihedral_input=np.ones(5, dtype=np.int64),
+                          dihedral_kept=np.ones(5, dtype=np.int64), region_input=np.array(r_in),
+                          region_kept=np.array(r_kept))
+
+    meshes = [mesh("a1", 0, [6, 3, 3], [2, 1, 0], 12), mesh("a2", 0, [4, 2, 2], [0, 1, 1], 11)]
+    r = aggregate("classification", ["ant", "man"], meshes)
+    table = dsvc.region_table(r)
+    ratios = ["extremities kept/input", "middle kept/input", "core kept/input"]
+    assert list(table.columns[:4]) == ["class", *ratios]
+    assert list(table.columns[6:9]) == ["input core %", "input middle %", "input extremities %"]
+    row = table.iloc[0]
+    assert row["kept extremities %"] == 20.0 and row["extremities kept/input"] == 0.8
+    assert row["middle kept/input"] == 1.6 and row["extremities drop in"] == "1 of 2"
+    assert row["std of extremity ratio"] == pytest.approx(1.41)
+    assert table.iloc[1]["extremities drop in"] == "–" and np.isnan(table.iloc[1]["core kept/input"])
+    assert dsvc.region_left_out(r) == (3, 1)  # a2: 11 edges, 8 with a region

@@ -4,8 +4,8 @@ The survey itself is :func:`meshcnn_core.analysis.survey.survey` (the code behin
 survey``); this module checks that a model fits a data-set folder (:func:`check_dataset`), names the
 survey's resumable cache file (:func:`survey_cache_file`), keeps finished reports for every session
 (:class:`SurveyStore`) and turns a :class:`~meshcnn_core.analysis.survey.SurveyReport` into the page's tables,
-per-class shares and gallery (:func:`class_table`, :func:`part_table`, :func:`dihedral_shares`,
-:func:`class_gallery`, :func:`gallery_mesh`).
+per-class shares and gallery (:func:`class_table`, :func:`region_table`, :func:`part_table`,
+:func:`dihedral_shares`, :func:`region_left_out`, :func:`class_gallery`, :func:`gallery_mesh`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from meshcnn_core import LoadedModel, MeshCNNError
+from meshcnn_core.analysis.regions import REGION_NAMES
 from meshcnn_core.analysis.survey import SurveyReport, dihedral_bin_labels
 from meshcnn_core.data.datasets import DatasetInfo, default_cache_dir, scan_dataset
 from meshcnn_core.inference import prepare
@@ -34,6 +35,8 @@ __all__ = [
     "SurveyStore",
     "stage_names",
     "class_table",
+    "region_table",
+    "region_left_out",
     "part_table",
     "dihedral_shares",
     "GalleryItem",
@@ -198,6 +201,38 @@ def class_table(report: SurveyReport) -> pd.DataFrame:
         row |= {f"kept {b} %": _pct(v) for b, v in zip(bins, report.dihedral_kept[i])}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def region_table(report: SurveyReport) -> pd.DataFrame:
+    """Classifiers: per class where on the shapes the last pooled stage's edges lie (geodesic regions).
+
+    Columns: per region bin (extremities, middle, core of the normalized geodesic eccentricity) the
+    ratio of the last stage's share of edges to the input's, the consistency of the extremity ratio
+    over the class's meshes (how many drop below 1; its std), then the shares themselves (in %).
+    """
+    reg = report.regions
+    rows = []
+    for i, name in enumerate(report.class_names):
+        n = int(reg.meshes[i])
+        row: dict = {"class": name}
+        ratios = zip(REGION_NAMES[::-1], reg.enrichment[i][::-1])  # extremities first
+        row |= {f"{r} kept/input": round(float(v), 2) for r, v in ratios}
+        row["extremities drop in"] = f"{round(float(reg.drop[i]) * n)} of {n}" if n else "–"
+        row["std of extremity ratio"] = round(float(reg.std[i]), 2)
+        row |= {f"input {r} %": _pct(v) for r, v in zip(REGION_NAMES, reg.input[i])}
+        row |= {f"kept {r} %": _pct(v) for r, v in zip(REGION_NAMES, reg.kept[i])}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def region_left_out(report: SurveyReport) -> tuple[int, int]:
+    """``(edges, meshes)``: input edges off their mesh's largest piece (no region), and their meshes."""
+    off = [
+        len(m.survival) - int(m.region_input.sum())
+        for m in report.meshes
+        if m.error is None and m.region_input is not None and m.survival is not None
+    ]
+    return int(sum(off)), int(sum(1 for x in off if x > 0))
 
 
 def part_table(report: SurveyReport) -> pd.DataFrame:

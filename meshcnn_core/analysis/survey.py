@@ -8,7 +8,10 @@ to a small :class:`MeshSurvey` (:func:`summarize_recording`) and adds them up
   of the last stage's edges per dihedral-angle bin (sharp to flat) against the same share at the
   input; per mesh its survival map and whether it was right. The angle is the true angle between
   the two faces of an edge on the input mesh (180 degrees = flat), not MeshCNN's first feature,
-  which its ``+ 0.1`` in the normal's division pulls towards 90 degrees on small meshes;
+  which its ``+ 0.1`` in the normal's division pulls towards 90 degrees on small meshes. Beside it,
+  which *part of the shape* survives, pose-invariantly: the same shares per region bin of the
+  normalized geodesic eccentricity (core, middle, extremities; :mod:`.regions`), their enrichment
+  and the share of the class's meshes whose extremities lose ground;
 * segmenters: per ground-truth part the share of its input edges still an edge of their own at
   each stage (:meth:`Recording.survival_depth`), the per-part accuracy (share of the part's
   edges predicted as it) and the confusion matrix (edges, rows = truth).
@@ -37,15 +40,24 @@ from ..errors import MeshCNNError
 from ..inference import record
 from ..mesh.io import load_mesh
 from ..recording import Recording
+from .regions import (
+    REGION_BINS,
+    REGION_NAMES,
+    RegionStats,
+    geodesic_eccentricity,
+    region_bin_labels,
+    region_counts,
+    region_stats,
+)
 
 __all__ = [
     "DIHEDRAL_BINS_DEG", "MeshSurvey", "SurveyReport", "summarize_recording", "aggregate", "survey",
-    "model_fingerprint", "report_table_csv", "dihedral_bin_labels", "dihedral_angles",
+    "model_fingerprint", "report_table_csv", "report_regions_text", "dihedral_bin_labels", "dihedral_angles",
 ]
 
 #: Bin edges of the dihedral angle (degrees, 180 = flat), sharp to flat.
 DIHEDRAL_BINS_DEG = (0.0, 120.0, 150.0, 165.0, 175.0, 180.0)
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: per-mesh region counts
 
 Progress = Callable[[int, int, str], None]
 
@@ -105,6 +117,9 @@ class MeshSurvey:
         probability: classifiers: the predicted class's probability.
         dihedral_input: classifiers: ``(B,)`` input edges per dihedral bin (boundary edges left out).
         dihedral_kept: classifiers: ``(B,)`` the last stage's edges per bin (angle on the input mesh).
+        region_input: classifiers: ``(R,)`` input edges per region bin (:mod:`.regions`; edges off
+            the mesh's largest piece left out).
+        region_kept: classifiers: ``(R,)`` the last stage's edges per region bin.
         part_edges: segmenters: ``(P,)`` input edges per true part.
         part_kept: segmenters: ``(P, K)`` edges of each part still an edge of their own at stage k.
         confusion: segmenters: ``(P, P)`` edge counts, rows = truth.
@@ -118,6 +133,8 @@ class MeshSurvey:
     probability: float | None = None
     dihedral_input: np.ndarray | None = None
     dihedral_kept: np.ndarray | None = None
+    region_input: np.ndarray | None = None
+    region_kept: np.ndarray | None = None
     part_edges: np.ndarray | None = None
     part_kept: np.ndarray | None = None
     confusion: np.ndarray | None = None
@@ -134,7 +151,8 @@ class MeshSurvey:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MeshSurvey:
         """Inverse of :meth:`to_dict`."""
-        arrays = ("survival", "dihedral_input", "dihedral_kept", "part_edges", "part_kept", "confusion")
+        arrays = ("survival", "dihedral_input", "dihedral_kept", "region_input", "region_kept", "part_edges",
+                  "part_kept", "confusion")
         return cls(**{k: (np.asarray(v, dtype=np.int64) if k in arrays and v is not None else v)
                       for k, v in d.items() if k in cls.__dataclass_fields__})
 
@@ -159,12 +177,14 @@ def summarize_recording(rec: Recording, label: int | np.ndarray, file: str = "")
     if rec.task == "classification":
         last = _pooled_stages(rec) - 1
         dihedral = dihedral_angles(rec.input_vertices, rec.input_faces, rec.input_edges)  # (E,) radians
+        ecc = geodesic_eccentricity(rec.input_vertices, rec.input_faces, rec.input_edges)  # (E,) in [0, 1]
         kept = rec.arrays[f"stage{last}_edge_ids"]
         pred = int(rec.prediction)
         return MeshSurvey(
             file=file, survival=depth, label=int(label), prediction=pred,
             probability=float(rec.probabilities[pred]), dihedral_input=_bin_counts(dihedral),
-            dihedral_kept=_bin_counts(dihedral[kept]),
+            dihedral_kept=_bin_counts(dihedral[kept]), region_input=region_counts(ecc),
+            region_kept=region_counts(ecc[kept]),
         )
     labels = np.asarray(label, dtype=np.int64)
     p = len(rec.class_names)
@@ -195,6 +215,8 @@ class SurveyReport:
         class_counts: ``(C,)`` meshes (classifiers) or edges (segmenters) per true class.
         dihedral_input: classifiers: ``(C, B)`` share of the input edges per dihedral bin.
         dihedral_kept: classifiers: ``(C, B)`` the same for the last stage's edges.
+        regions: classifiers: per class the region shares, enrichment and consistency
+            (:class:`~meshcnn_core.analysis.regions.RegionStats`; meshes without region counts left out).
         part_survival: segmenters: ``(P, K)`` share of each part's input edges still an edge of
             their own at stage k.
         model_name: the model's name.
@@ -210,6 +232,7 @@ class SurveyReport:
     class_counts: np.ndarray
     dihedral_input: np.ndarray | None = None
     dihedral_kept: np.ndarray | None = None
+    regions: RegionStats | None = None
     part_survival: np.ndarray | None = None
     model_name: str = ""
     data: str = ""
@@ -236,9 +259,12 @@ class SurveyReport:
                 return None
             return v
 
-        d = {k: plain(v) for k, v in self.__dict__.items() if k != "meshes"}
+        d = {k: plain(v) for k, v in self.__dict__.items() if k not in ("meshes", "regions")}
         d["accuracy"] = plain(self.accuracy)
         d["dihedral_bins_deg"] = list(DIHEDRAL_BINS_DEG)
+        if self.regions is not None:
+            d["regions"] = {"names": list(REGION_NAMES), "bins": list(REGION_BINS)}
+            d["regions"] |= {k: plain(v) for k, v in self.regions.__dict__.items()}
         d["meshes"] = [m.to_dict() for m in self.meshes]
         return d
 
@@ -264,11 +290,20 @@ def aggregate(task: str, class_names: list[str], meshes: list[MeshSurvey], split
             d_in[m.label] += m.dihedral_input
             d_kept[m.label] += m.dihedral_kept
         counts = confusion.sum(1)
+        reg = [m for m in ok if m.region_input is not None and m.region_kept is not None]
+        r = len(REGION_NAMES)
+        regions = region_stats(
+            np.array([m.label for m in reg], dtype=np.int64),
+            np.array([m.region_input for m in reg], dtype=np.int64).reshape(-1, r),
+            np.array([m.region_kept for m in reg], dtype=np.int64).reshape(-1, r),
+            c,
+        )
         return SurveyReport(
             task, list(class_names), split, list(meshes), confusion, _share(np.diag(confusion), counts),
             counts,
             dihedral_input=_share(d_in, d_in.sum(1, keepdims=True)),
-            dihedral_kept=_share(d_kept, d_kept.sum(1, keepdims=True)), model_name=model_name, data=data,
+            dihedral_kept=_share(d_kept, d_kept.sum(1, keepdims=True)), regions=regions,
+            model_name=model_name, data=data,
         )
     confusion = sum((m.confusion for m in ok), np.zeros((c, c), dtype=np.int64))
     k = max((m.part_kept.shape[1] for m in ok), default=1)
@@ -286,12 +321,18 @@ def report_table_csv(report: SurveyReport) -> str:
     w = csv.writer(out, lineterminator="\n")
     fmt = lambda v: "" if not np.isfinite(v) else f"{v:.4f}"  # noqa: E731
     if report.task == "classification":
-        bins = dihedral_bin_labels()
-        w.writerow(["class", "meshes", "accuracy", *[f"input {s}" for s in bins],
-                    *[f"last stage {s}" for s in bins]])
+        bins, reg = dihedral_bin_labels(), report.regions
+        w.writerow([
+            "class", "meshes", "accuracy", *[f"input {s}" for s in bins], *[f"last stage {s}" for s in bins],
+            *[f"input {s}" for s in REGION_NAMES], *[f"last stage {s}" for s in REGION_NAMES],
+            *[f"enrichment {s}" for s in REGION_NAMES], "share of meshes whose extremities drop",
+            "std of mesh extremity enrichment",
+        ])
         for i, name in enumerate(report.class_names):
             w.writerow([name, int(report.class_counts[i]), fmt(report.class_accuracy[i]),
-                        *map(fmt, report.dihedral_input[i]), *map(fmt, report.dihedral_kept[i])])
+                        *map(fmt, report.dihedral_input[i]), *map(fmt, report.dihedral_kept[i]),
+                        *map(fmt, reg.input[i]), *map(fmt, reg.kept[i]), *map(fmt, reg.enrichment[i]),
+                        fmt(reg.drop[i]), fmt(reg.std[i])])
     else:
         k = report.part_survival.shape[1]
         w.writerow(["part", "edges", "accuracy", *[f"kept at stage {s}" for s in range(k)]])
@@ -299,6 +340,41 @@ def report_table_csv(report: SurveyReport) -> str:
             w.writerow([name, int(report.class_counts[i]), fmt(report.class_accuracy[i]),
                         *map(fmt, report.part_survival[i])])
     return out.getvalue()
+
+
+def report_regions_text(report: SurveyReport) -> str:
+    """Classifiers: the per-class region table as aligned plain text (for the command line).
+
+    Per class: the share of the input edges and of the last pooled stage's edges in each region
+    bin, their ratio (enrichment), and in how many of the class's meshes the extremity share drops.
+    Segmenters (no region table): an empty string.
+    """
+    reg = report.regions
+    if report.task != "classification" or reg is None:
+        return ""
+    pct = lambda v: "-" if not np.isfinite(v) else f"{100 * v:.0f}"  # noqa: E731
+    times = lambda v: "-" if not np.isfinite(v) else f"{v:.2f}"  # noqa: E731
+    cells = lambda vals: "".join(f"{x:>6}" for x in vals)  # noqa: E731
+    group = lambda title: f"{title:-^18}"  # noqa: E731
+    short = [n[:4] for n in REGION_NAMES]
+    lines = [
+        "Where the last pooled stage's edges lie on the shape, by normalized geodesic eccentricity "
+        "(mean distance along the surface to the rest of the mesh, 0 = most central, 1 = farthest tip; "
+        f"{', '.join(region_bin_labels())}).",
+        "input % / kept %: share of the class's input / last-stage edges per region; kept/input: their "
+        "ratio; drops: meshes whose own extremity share falls; std: of the meshes' extremity ratios.",
+        f"{'':<12}{'':>5}   {group(' input % ')}{group(' kept % ')}{group(' kept/input ')}",
+        f"{'class':<12}{'acc%':>5}   {cells(short)}{cells(short)}{cells(short)}{'drops':>7}{'std':>6}",
+    ]
+    for i, name in enumerate(report.class_names):
+        n = int(reg.meshes[i])
+        drops = f"{round(reg.drop[i] * n)}/{n}" if n else "-"
+        lines.append(
+            f"{name[:12]:<12}{pct(report.class_accuracy[i]):>5}   {cells(map(pct, reg.input[i]))}"
+            f"{cells(map(pct, reg.kept[i]))}{cells(map(times, reg.enrichment[i]))}"
+            f"{drops:>7}{times(reg.std[i]):>6}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- running over a folder

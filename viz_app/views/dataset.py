@@ -164,6 +164,44 @@ def _gallery(report: SurveyReport, check: dsvc.DatasetCheck, cls: int, levels: i
     st.caption("Drag a view to turn it: every view of the gallery turns with it.")
 
 
+def _regions(report: SurveyReport) -> None:
+    """Per class: which part of the shape (core, middle, extremities) the last pooled stage keeps."""
+    st.subheader("Which part of the shape survives")
+    st.markdown(
+        "Each input edge gets a **geodesic eccentricity**: its mean distance along the mesh's edges to the "
+        "rest of the surface (vertices weighted by their area), rescaled per mesh from 0 (the most central "
+        "edge) to 1 (the farthest tip, such as the end of a leg or a tail). Bending a shape without "
+        "stretching it leaves these distances unchanged, so a part falls in the same region in every pose "
+        "of a class. Per class, "
+        "the table compares the share of the input edges in the **core** (0–⅓), **middle** (⅓–⅔) and "
+        "**extremities** (⅔–1) with the share of the edges left at the last pooled stage: *kept/input* "
+        "below 1 means the network pools that region away faster than the rest. *Extremities drop in* "
+        "counts the class's meshes whose own extremity share falls."
+    )
+    reg = report.regions
+    ext = reg.enrichment[:, -1] if reg is not None else np.full(len(report.class_names), np.nan)
+    if np.isfinite(ext).any():
+        order = [int(i) for i in np.argsort(np.where(np.isfinite(ext), ext, np.inf), kind="stable")]
+        low, high = order[0], [i for i in order if np.isfinite(ext[i])][-1]
+        drops = lambda i: f"drops in {round(reg.drop[i] * reg.meshes[i])} of {reg.meshes[i]} meshes"  # noqa: E731
+        st.markdown(
+            f"The last stage keeps the extremities least in **{report.class_names[low]}** "
+            f"({ext[low]:.2f}× their input share; {drops(low)}) and most in **{report.class_names[high]}** "
+            f"({ext[high]:.2f}×; {drops(high)})."
+        )
+        st.dataframe(
+            dsvc.region_table(report), hide_index=True, height=min(38 + 35 * len(report.class_names), 420)
+        )
+        edges, meshes = dsvc.region_left_out(report)
+        if edges:
+            st.caption(
+                f"{edges} input edges of {meshes} meshes lie off their mesh's largest connected piece "
+                "(no distance along the surface reaches them) and are left out of the table."
+            )
+    else:
+        st.markdown("No mesh of this report has region counts.")
+
+
 def _classifier(report: SurveyReport, check: dsvc.DatasetCheck, levels: int) -> None:
     st.subheader("Per class")
     st.dataframe(
@@ -205,6 +243,7 @@ def _classifier(report: SurveyReport, check: dsvc.DatasetCheck, levels: int) -> 
                 "of the last stage."
             )
     _gallery(report, check, cls, levels)
+    _regions(report)
     st.subheader("Confusion matrix")
     st.plotly_chart(
         efigs.confusion_figure(names, report.confusion, "meshes", height=max(360, 22 * len(names) + 160)),
