@@ -1,4 +1,4 @@
-"""Command line: ``python -m meshcnn_core {record,repair,import-reference,survey,ood-stats} ...``.
+"""Command line: ``python -m meshcnn_core {record,repair,import-reference,survey,ood-stats,input-size} ...``.
 
 Errors in the user's files print one line and exit with code 2.
 """
@@ -24,6 +24,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from .mesh.check import check_mesh, require_size
     from .mesh.io import load_mesh
     from .mesh.repair import preflight_for_model
+    from .mesh.size import fit_size
 
     model = load_model(args.model, device=args.device)
     mesh = load_mesh(args.mesh, triangulate=args.repair)
@@ -34,8 +35,12 @@ def _cmd_record(args: argparse.Namespace) -> int:
         mesh = fixed.mesh
     else:
         # cheap size refusal only: everything the original code can process (open meshes, faces it
-        # drops as non-manifold, inconsistent winding) is processed as it would be, for faithfulness
+        # drops as non-manifold, inconsistent winding) is processed as it would be, for faithfulness;
+        # only a mesh far from the training meshes' size is scaled (MeshCNN's features depend on it)
         require_size(mesh, max_edges=model.config.ninput_edges)
+        mesh, scaled = fit_size(mesh, model.input_size)
+        if scaled:
+            print(f"size: {scaled}")
     t0 = time.perf_counter()
     try:
         rec = record(model, mesh)
@@ -89,6 +94,30 @@ def _cmd_ood_stats(args: argparse.Namespace) -> int:
     res = write_ood_checkpoint(args.model, args.data, args.out, progress=progress)
     print("", file=sys.stderr)
     print(res.words())
+    return 0
+
+
+def _cmd_input_size(args: argparse.Namespace) -> int:
+    from .checkpoint import _read, model_from_checkpoint, save_checkpoint
+    from .data.datasets import scan_dataset
+    from .mesh.size import input_size_of_files
+
+    src, dst = Path(args.model), Path(args.out)
+    if dst.suffix.lower() != ".pt":
+        raise ValueError(f"{dst}: name the new checkpoint *.pt")
+    if dst.resolve() == src.resolve():
+        raise ValueError(f"{dst}: write to a new file, not over the checkpoint read")
+    ckpt = _read(src)
+    model_from_checkpoint(ckpt, device="cpu", name=src.stem)  # refuse a broken checkpoint first
+    files = scan_dataset(args.data).files["train"]
+    if not files:
+        raise ValueError(f"{args.data}: no meshes in its train split")
+    size = input_size_of_files(files)
+    save_checkpoint(dst, {**ckpt, "input_size": size.to_dict()})
+    print(
+        f"wrote {dst}: training meshes' bounding-box diagonals {size.low:.3g} .. {size.high:.3g} "
+        f"(median {size.median:.3g}, {size.meshes} meshes); the weights are unchanged"
+    )
     return 0
 
 
@@ -261,6 +290,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m meshcnn_core") ->
     o.add_argument("--model", required=True, help="checkpoint (.pt) to read")
     o.add_argument("--data", required=True, help="its data set, in MeshCNN's layout (train and test splits)")
     o.add_argument("--out", required=True, help="new checkpoint to write (.pt; must differ from --model)")
+    z = sub.add_parser(
+        "input-size", help="store the size of a model's training meshes in a new checkpoint"
+    )
+    z.add_argument("--model", required=True, help="checkpoint (.pt) to read")
+    z.add_argument("--data", required=True, help="its data set (MeshCNN layout; train split)")
+    z.add_argument("--out", required=True, help="new checkpoint to write (.pt; must differ from --model)")
     i = sub.add_parser("import-reference", help="convert a checkpoint of the original MeshCNN code")
     i.add_argument("--weights", required=True, help="latest_net.pth (a bare state_dict)")
     i.add_argument("--opt", help="the run's opt.txt")
@@ -291,6 +326,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             "import-reference": _cmd_import,
             "survey": _cmd_survey,
             "ood-stats": _cmd_ood_stats,
+            "input-size": _cmd_input_size,
         }[args.cmd](args)
     except MeshError as exc:
         hint = "" if getattr(args, "repair", True) or "repair" in str(exc) else " (try record --repair)"

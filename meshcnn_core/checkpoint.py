@@ -8,6 +8,7 @@ Format (a ``torch.save`` dict, loadable with ``weights_only=True``)::
       "model": state_dict, "class_names": [...], "mean": [5 floats], "std": [5 floats],
       "metadata": {...training facts: dataset, epochs, metrics, source...},
       "ood": {...optional out-of-distribution statistics, see meshcnn_core.analysis.ood...},
+      "input_size": {"low", "median", "high", "meshes"}  # optional: training meshes' diagonals
       # training checkpoints only: "optimizer", "scheduler", "epoch", "metrics", "rng"
     }
 """
@@ -25,6 +26,7 @@ import torch
 from .analysis.ood import OodStats, stats_from_checkpoint
 from .device import pick_device
 from .errors import CheckpointError
+from .mesh.size import InputSize
 from .nn.classifier import ClassifierConfig, MeshClassifier
 from .nn.segmenter import MeshSegmenter, SegmenterConfig
 
@@ -56,6 +58,8 @@ class LoadedModel:
         metadata: training facts stored in the checkpoint.
         name: a display name.
         ood: out-of-distribution statistics (checkpoint key ``"ood"``, see :mod:`.ood`), if stored.
+        input_size: the bounding-box diagonals of its training meshes (checkpoint key ``"input_size"``,
+            see :mod:`meshcnn_core.mesh.size`), if stored: MeshCNN's features depend on a mesh's size.
     """
 
     net: torch.nn.Module
@@ -67,6 +71,7 @@ class LoadedModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     name: str = "model"
     ood: OodStats | None = None
+    input_size: InputSize | None = None
 
     @property
     def task(self) -> str:
@@ -206,9 +211,14 @@ def model_from_checkpoint(
         ood = stats_from_checkpoint(ckpt.get("ood"))
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{name}: its out-of-distribution statistics are malformed ({exc})") from None
+    try:
+        size = InputSize.from_dict(ckpt.get("input_size"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{name}: its input_size entry is malformed ({exc})") from None
     dev = pick_device(device)
     net = net.to(dev).eval()
-    return LoadedModel(net, config, class_names, mean, std, dev, dict(ckpt.get("metadata") or {}), name, ood)
+    meta = dict(ckpt.get("metadata") or {})
+    return LoadedModel(net, config, class_names, mean, std, dev, meta, name, ood, size)
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> LoadedModel:

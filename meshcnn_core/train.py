@@ -74,6 +74,7 @@ from .data.datasets import (
 )
 from .device import pick_device
 from .errors import MeshCNNError
+from .mesh.size import input_size_of_files
 from .nn.classifier import ClassifierConfig
 from .nn.segmenter import SegmenterConfig
 
@@ -454,6 +455,7 @@ def train(
         mean, std = np.asarray(init["mean"]), np.asarray(init["std"])
     else:
         mean, std = compute_mean_std(train_set, mcfg.ninput_edges)
+    size = input_size_of_files(info.files["train"]).to_dict()  # MeshCNN's features depend on it
 
     net = build_model(mcfg).to(device)
     if init is not None:
@@ -581,6 +583,7 @@ def train(
                 best=best,
                 metrics=history,
                 rng=rng_state(),
+                input_size=size,
             )
             save_checkpoint(out_dir / "last.pt", ck)
             if is_best:
@@ -613,6 +616,8 @@ SHIPPED_KEYS = (
     "mean",
     "std",
     "metadata",
+    "ood",
+    "input_size",
 )
 
 

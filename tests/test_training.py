@@ -437,6 +437,7 @@ def test_snapshot_epochs_keep_loadable_weights_of_those_epochs(cls_root, tmp_pat
     s3 = torch.load(snapshot_path(out, 3), weights_only=True)
     last = torch.load(out / "last.pt", weights_only=True)
     assert "optimizer" not in s1 and "rng" not in s1  # the shipped form
+    assert s1["input_size"]["meshes"] == 12 and last["input_size"] == s1["input_size"]  # the train split
     assert s1["metadata"]["checkpoint_epoch"] == 1 and [r["epoch"] for r in s1["metadata"]["history"]] == [1]
     assert all(torch.equal(s3["model"][k], last["model"][k]) for k in last["model"])  # epoch 3 is the last
     assert any(not torch.equal(s1["model"][k], s3["model"][k]) for k in s1["model"])  # training moved on

@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from meshcnn_core import LoadedModel, Mesh
+from meshcnn_core.mesh.size import InputSize
 from meshcnn_core.recording import Recording
 
 from . import service as svc
@@ -81,13 +82,16 @@ def uploaded_mesh(digest: str, filename: str, _data: bytes) -> Mesh:
 
 
 @st.cache_data(max_entries=32, show_spinner="Fitting the mesh to the model…")
-def _fitted(mesh_hash: str, lo: int, hi: int, _mesh: Mesh) -> svc.FittedMesh:
-    return svc.fit_mesh_to(_mesh, lo, hi)
+def _fitted(
+    mesh_hash: str, lo: int, hi: int, size_key: tuple | None, _mesh: Mesh, _size: InputSize | None
+) -> svc.FittedMesh:
+    return svc.fit_mesh_to(_mesh, lo, hi, size=_size)
 
 
-def fitted(mesh: Mesh, lo: int, hi: int) -> svc.FittedMesh:
-    """``mesh`` fitted (repaired/simplified when needed) to ``lo..hi`` edges."""
-    return _fitted(mesh.content_hash(), lo, hi, mesh)
+def fitted(mesh: Mesh, lo: int, hi: int, size: InputSize | None = None) -> svc.FittedMesh:
+    """``mesh`` fitted to ``lo..hi`` edges and to ``size`` (scaled, repaired, simplified when needed)."""
+    key = None if size is None else tuple(size.to_dict().values())
+    return _fitted(mesh.content_hash(), lo, hi, key, mesh, size)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Running the network and recording every stage…")

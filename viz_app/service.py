@@ -32,6 +32,7 @@ from meshcnn_core.inference import prepare, record
 from meshcnn_core.mesh import repair as _repair
 from meshcnn_core.mesh.edges import estimate_edges
 from meshcnn_core.mesh.io import MESH_SUFFIXES, load_mesh_bytes, safe_name
+from meshcnn_core.mesh.size import InputSize, fit_size, shared_size
 from meshcnn_core.recording import Recording
 
 from .catalog import MeshEntry
@@ -49,6 +50,7 @@ __all__ = [
     "FittedMesh",
     "model_limits",
     "fit_mesh",
+    "model_size",
     "fit_mesh_to",
     "InferenceResult",
     "infer",
@@ -155,10 +157,15 @@ def read_uploaded_mesh(data: bytes, filename: str) -> Mesh:
 
 @dataclass(frozen=True)
 class FittedMesh:
-    """A mesh ready for some models, and what was done to it (empty when it went in unchanged)."""
+    """A mesh ready for some models, and what was done to it (empty when it went in unchanged).
+
+    ``keeps_edges``: the mesh has the given mesh's edges in MeshCNN's order (unchanged, or only
+    scaled), so per-edge ground truth of the file still lines up.
+    """
 
     mesh: Mesh
     actions: tuple[str, ...]
+    keeps_edges: bool = True
 
 
 def model_limits(models: Sequence[LoadedModel]) -> tuple[int, int]:
@@ -170,20 +177,35 @@ def model_limits(models: Sequence[LoadedModel]) -> tuple[int, int]:
     return lo, hi
 
 
+def model_size(models: Sequence[LoadedModel]) -> InputSize | None:
+    """The mesh size every model of ``models`` accepts (None: no checkpoint says).
+
+    Raises:
+        MeshError: they were trained on meshes of sizes no one mesh suits.
+    """
+    return shared_size([m.input_size for m in models])
+
+
 def fit_mesh(mesh: Mesh, models: Sequence[LoadedModel], *, allow_repair: bool = True) -> FittedMesh:
     """Make ``mesh`` acceptable to every model of ``models`` (one shared mesh, so stages compare)."""
     lo, hi = model_limits(models)
-    return fit_mesh_to(mesh, lo, hi, allow_repair=allow_repair)
+    return fit_mesh_to(mesh, lo, hi, size=model_size(models), allow_repair=allow_repair)
 
 
-def fit_mesh_to(mesh: Mesh, lo: int, hi: int, *, allow_repair: bool = True) -> FittedMesh:
-    """Make ``mesh`` have between ``lo`` and ``hi`` edges and be processable.
+def fit_mesh_to(
+    mesh: Mesh, lo: int, hi: int, *, size: InputSize | None = None, allow_repair: bool = True
+) -> FittedMesh:
+    """Make ``mesh`` have between ``lo`` and ``hi`` edges, the size ``size`` expects, and be processable.
 
-    A mesh that already fits is returned unchanged (keeping MeshCNN's edge order, so data-set labels
-    still line up). Otherwise it is repaired and simplified to ``lo..hi`` edges by
+    A mesh far from ``size`` (the training meshes' bounding-box diagonals) is first scaled to it
+    (:func:`meshcnn_core.mesh.size.fit_size`; MeshCNN's features depend on a mesh's size); scaling
+    keeps the edge order. A mesh that then fits is returned as it is (keeping MeshCNN's edge order,
+    so data-set labels still line up). Otherwise it is repaired and simplified to ``lo..hi`` edges by
     :func:`meshcnn_core.mesh.repair.preflight` (each step listed in ``actions``), or, with
     ``allow_repair=False`` or when that fails, a :class:`MeshError` says why not.
     """
+    mesh, scaled = fit_size(mesh, size)
+    done = (scaled,) if scaled else ()
     if lo > hi:
         raise MeshError(
             f"these models cannot share a mesh: one takes at most {hi} edges, another pools to {lo} first"
@@ -198,11 +220,11 @@ def fit_mesh_to(mesh: Mesh, lo: int, hi: int, *, allow_repair: bool = True) -> F
         except MeshError as exc:
             problem = str(exc)
     if problem is None:
-        return FittedMesh(mesh, ())
+        return FittedMesh(mesh, done, keeps_edges=True)
     if not allow_repair:
         raise MeshError(problem)
     result = _repair.preflight(mesh, target_edges=hi, min_edges=lo)
-    return FittedMesh(result.mesh, tuple(result.actions))
+    return FittedMesh(result.mesh, done + tuple(result.actions), keeps_edges=False)
 
 
 @dataclass(frozen=True)
@@ -216,6 +238,8 @@ class InferenceResult:
         actions: what was done to the mesh to fit the model (empty: used as given).
         ood: how unlike the model's training data the mesh is (None: the checkpoint stores no
             statistics, e.g. segmenters).
+        keeps_edges: the recording's input edges are the given mesh's, in order (see
+            :class:`FittedMesh`).
     """
 
     recording: Recording
@@ -223,6 +247,7 @@ class InferenceResult:
     device: str
     actions: tuple[str, ...]
     ood: OodScore | None = None
+    keeps_edges: bool = True
 
     def reliability(self, task: str) -> tuple[str, bool]:
         """``(sentence, warn)`` to show beside the prediction: the out-of-distribution verdict."""
@@ -243,7 +268,8 @@ def infer(model: LoadedModel, mesh: Mesh, *, fitted: FittedMesh | None = None) -
     t0 = time.perf_counter()
     rec = record(model, fit.mesh)
     seconds = time.perf_counter() - t0
-    return InferenceResult(rec, seconds, str(model.device), fit.actions, assess_recording(model.ood, rec))
+    ood = assess_recording(model.ood, rec)
+    return InferenceResult(rec, seconds, str(model.device), fit.actions, ood, fit.keeps_edges)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ words); ``RepairResult.actions`` are their words. Every refusal is a
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from .edges import edge_table, plural
 from .fidelity import Fidelity, surface_distance
 from .io import Mesh
 from .simplify import count_edges, decimate, subdivide_midpoint
+from .size import fit_size
 
 __all__ = [
     "MAX_REPAIR_FACES",
@@ -374,12 +376,20 @@ def preflight(
 def preflight_for_model(
     mesh: Mesh, model, *, component: str = "largest", fill_holes: bool = False
 ) -> RepairResult:
-    """:func:`preflight` with the limits of a loaded model (``ninput_edges``, first ``pool_res``)."""
+    """:func:`preflight` with the limits of a loaded model (``ninput_edges``, first ``pool_res``).
+
+    A mesh far from the size of the model's training meshes (``model.input_size``, when the checkpoint
+    stores it) is first scaled to it (:func:`meshcnn_core.mesh.size.fit_size`), listed in ``actions``.
+    """
     cfg = model.config
-    return preflight(
+    mesh, scaled = fit_size(mesh, getattr(model, "input_size", None))
+    result = preflight(
         mesh,
         target_edges=int(cfg.ninput_edges),
         min_edges=int(cfg.pool_res[0]),
         component=component,
         fill_holes=fill_holes,
     )
+    if scaled is None:
+        return result
+    return dataclasses.replace(result, actions=[scaled, *result.actions], changed=True)

@@ -49,7 +49,7 @@ def color_help(rec, k: int, quantity: str) -> str:
         "where the network responds",
         "channel": "one feature channel's value on each edge",
         "label": f"the part the network predicts for each edge{same_id}",
-        "truth": f"the ground-truth part of each edge from the data set's .eseg file{same_id}",
+        "truth": f"the ground-truth part of each edge from the mesh's .eseg file{same_id}",
         "wrong": f"red where the predicted part differs from the ground truth, "
         f"grey where it matches{same_id}",
         "survival": "the deepest pooled stage at which each edge is still an edge of its own "
@@ -80,9 +80,10 @@ def attribution_help(rec, k: int, method: str, target: esvc.TargetOption) -> str
 
 
 def _truth(rec, result, choice):
-    if choice.entry is None or choice.entry.source != "dataset" or result.actions:
+    # a data-set mesh, or a sample with an .eseg file beside it, whose edges went in as they are
+    if choice.entry is None or not result.keeps_edges:
         return None
-    return ground_truth(choice.entry, rec.class_names, rec.num_input_edges)
+    return ground_truth(choice.entry, rec.class_names, rec.num_input_edges, task=rec.task)
 
 
 def _prediction(rec, truth, color: str, on_dataset: bool) -> None:
@@ -395,7 +396,7 @@ def main() -> None:
         )
     ui.suggest_fitting_sample(choice, lo, hi, model.name)
     with ui.error_box():
-        fitted = cached.fitted(choice.mesh, lo, hi)
+        fitted = cached.fitted(choice.mesh, lo, hi, model.input_size)
         result = cached.result(loaded.key, device, model, fitted)
         rec = result.recording
         truth = _truth(rec, result, choice)

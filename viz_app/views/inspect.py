@@ -134,7 +134,7 @@ def main() -> None:
         return
     model = loaded.model
     with ui.error_box():
-        fitted = cached.fitted(choice.mesh, lo, hi)
+        fitted = cached.fitted(choice.mesh, lo, hi, model.input_size)
         result = cached.result(loaded.key, device, model, fitted)
         rec = result.recording
         st.caption(

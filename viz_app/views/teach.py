@@ -117,7 +117,7 @@ def _lesson_choice():
         edge_box = c3.container()
     with ui.error_box():
         mesh = cached.mesh(entry)
-        fitted = cached.fitted(mesh, lo, hi)
+        fitted = cached.fitted(mesh, lo, hi, model.input_size)
         rec = cached.result(by_key[mkey].key, device, model, fitted).recording
         e_max = rec.num_input_edges - 1
         if st.session_state.get("_teach_rec") != (mkey, entry.key):  # a new lesson: follow its default edge
