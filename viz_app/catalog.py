@@ -8,6 +8,9 @@ Folders come from environment variables (so tests and deployments can point else
 ``MESHCNN_DATASET``               a data set in MeshCNN's layout (optional)
 ================================  ==============================================
 
+A sample mesh may come with per-edge part labels: ``<stem>.eseg`` beside it (one label per edge, in
+MeshCNN's edge order, as in a segmentation data set's ``seg/`` folder).
+
 Every entry has a ``key`` (``"sample:ant_750.obj"``, ``"data:test/0014.obj"``...) that is safe to put in
 a URL: :func:`resolve_mesh_key` only ever maps a key back to a file that the listing itself produced, so
 a hand-edited URL cannot name an arbitrary path.
@@ -18,12 +21,14 @@ from __future__ import annotations
 import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from meshcnn_core.data.vases import HANDLE_LABEL, NECK_LABEL
 from meshcnn_core.mesh.io import MESH_SUFFIXES
 
 __all__ = [
@@ -32,8 +37,12 @@ __all__ = [
     "ModelEntry",
     "MeshEntry",
     "DatasetListing",
+    "PartLabels",
+    "VASE_PARTS",
     "Landing",
     "LANDING",
+    "CompareLanding",
+    "COMPARE_LANDING",
     "checkpoints_dir",
     "samples_dir",
     "dataset_dir",
@@ -43,6 +52,7 @@ __all__ = [
     "resolve_mesh_key",
     "model_card",
     "ground_truth",
+    "part_labels",
     "estimated_edges",
     "default_model",
     "default_mesh",
@@ -79,7 +89,8 @@ class MeshEntry:
         path: the mesh file.
         source: ``"sample"`` or ``"dataset"``.
         label: classification data sets: the class (folder) name; else None.
-        seg: segmentation data sets: the ``.eseg`` label file, if present.
+        seg: the per-edge part labels (``.eseg`` file), if present: a segmentation data set's
+            ``seg/<stem>.eseg``, or a sample's ``<stem>.eseg`` beside it.
     """
 
     key: str
@@ -160,11 +171,14 @@ def list_sample_meshes(folder: str | os.PathLike | None = None) -> list[MeshEntr
     d = Path(folder) if folder is not None else samples_dir()
     if not d.is_dir():
         return []
-    return [
-        MeshEntry(f"sample:{p.name}", p.stem, p, "sample")
-        for p in sorted(d.iterdir())
-        if p.is_file() and p.suffix.lower() in MESH_SUFFIXES
-    ]
+    out = []
+    for p in sorted(d.iterdir()):
+        if p.is_file() and p.suffix.lower() in MESH_SUFFIXES:
+            seg = p.with_suffix(".eseg")
+            out.append(
+                MeshEntry(f"sample:{p.name}", p.stem, p, "sample", None, seg if seg.is_file() else None)
+            )
+    return out
 
 
 def _objs(folder: Path) -> list[Path]:
@@ -235,27 +249,88 @@ def resolve_mesh_key(key: str, samples: list[MeshEntry], dataset: DatasetListing
     return next((m for m in pool if m.key == key), None)
 
 
-def ground_truth(entry: MeshEntry, class_names: list[str], num_edges: int) -> np.ndarray | int | None:
-    """Ground truth for a data-set mesh, in the model's class indices, or None when unknown.
+def _read_eseg(path: Path, num_edges: int) -> np.ndarray | None:
+    """``(E,)`` int64 label values of an ``.eseg`` file; None if unreadable or not ``num_edges`` rows."""
+    try:
+        with warnings.catch_warnings():  # an empty file: no rows (a length mismatch below), not a warning
+            warnings.simplefilter("ignore", UserWarning)
+            values = np.loadtxt(path, dtype=np.float64, ndmin=1).reshape(-1)
+    except (OSError, ValueError):
+        return None
+    if len(values) != num_edges or not np.isfinite(values).all():
+        return None
+    return values.astype(np.int64)
+
+
+def ground_truth(
+    entry: MeshEntry, class_names: list[str], num_edges: int, task: str | None = None
+) -> np.ndarray | int | None:
+    """Ground truth for a mesh, in the model's class indices, or None when unknown.
 
     Classification: the index of the class folder's name in ``class_names``. Segmentation: ``(E,)``
     int64 per-edge labels from the ``.eseg`` file, mapped through ``class_names`` (MeshCNN stores label
     values such as ``1..4``; the model's class names are those values as strings). None when the file
     is missing, does not have ``num_edges`` rows, or holds values the model does not know.
+
+    Args:
+        entry: the listed mesh.
+        class_names: the model's class names.
+        num_edges: the input edges of the recording (an ``.eseg`` file must have as many rows).
+        task: the model's task when known. For ``"classification"`` an ``.eseg`` file is never used
+            (it holds part labels, not the model's classes); for ``"segmentation"`` a class folder is not.
     """
-    if entry.label is not None:
+    if entry.label is not None and task != "segmentation":
         return class_names.index(entry.label) if entry.label in class_names else None
-    if entry.seg is None:
+    if entry.seg is None or task == "classification":
         return None
-    try:
-        values = np.loadtxt(entry.seg, dtype=np.float64).reshape(-1).astype(np.int64)
-    except (OSError, ValueError):
-        return None
-    if len(values) != num_edges:
+    values = _read_eseg(entry.seg, num_edges)
+    if values is None:
         return None
     lookup = {name: i for i, name in enumerate(class_names)}
     out = np.array([lookup.get(str(v), -1) for v in values.tolist()], dtype=np.int64)
     return None if (out < 0).any() else out
+
+
+# COSEG vases' part labels (measured in meshcnn_core.data.vases: 1 neck, 2 handle, 3 body, 4 base).
+VASE_PARTS = {NECK_LABEL: "neck", HANDLE_LABEL: "handle", 3: "body", 4: "base"}
+
+
+@dataclass(frozen=True)
+class PartLabels:
+    """The ground-truth part of every input edge of a mesh, as its ``.eseg`` file stores it.
+
+    Attributes:
+        values: ``(E,)`` int64 label values (e.g. ``1..4``), in MeshCNN's edge order.
+        names: display name of each value present (``"neck"``... for COSEG vases, else ``"part 3"``).
+    """
+
+    values: np.ndarray
+    names: dict[int, str]
+
+
+def _is_vase(entry: MeshEntry) -> bool:
+    """A COSEG vase: a sample named ``vase…`` or a mesh of a data-set folder named ``…vase…``."""
+    where = entry.path.stem if entry.source == "sample" else entry.path.parent.parent.name
+    return "vase" in where.lower()
+
+
+def part_labels(entry: MeshEntry, num_edges: int) -> PartLabels | None:
+    """The mesh's per-edge part labels (its ``.eseg`` file), or None if it has none that fit.
+
+    None when there is no file, it cannot be read, or it does not have ``num_edges`` rows. The raw
+    values are kept (a classifier's classes have nothing to do with them). Parts get the COSEG vase
+    names (:data:`VASE_PARTS`) when the mesh is a vase and every value is one of them.
+    """
+    if entry.seg is None:
+        return None
+    values = _read_eseg(entry.seg, num_edges)
+    if values is None:
+        return None
+    present = sorted(set(values.tolist()))
+    vase = _is_vase(entry) and set(present) <= set(VASE_PARTS)
+    names = {v: VASE_PARTS[v] if vase else f"part {v}" for v in present}
+    values.flags.writeable = False
+    return PartLabels(values, names)
 
 
 # ---------------------------------------------------------------- what the app opens on
@@ -283,6 +358,30 @@ class Landing:
 # 32% of the input edges and 72% of the edges at pool 3 (300 edges; benchmarks/bench_story.py), where the
 # view opens.
 LANDING = Landing(model="cubes_classifier.pt", mesh="cube_ring_750.obj", stage=3, color="activation")
+
+
+@dataclass(frozen=True)
+class CompareLanding:
+    """The compare page's view when nothing names its models (change it here, in one place).
+
+    Attributes:
+        models: checkpoint file names in :func:`checkpoints_dir`, compared side by side (those listed).
+        mesh: sample mesh file name in :func:`samples_dir`.
+        stage: the stage shown first (clamped to the models' last stage).
+    """
+
+    models: tuple[str, ...]
+    mesh: str
+    stage: int
+
+
+# The handle and the neck classifiers (both take 1500 edges, so their kept edges can be compared) on a
+# generated COSEG-style vase with handles and a neck whose .eseg gives each edge's part. They pool it
+# most differently at pool 4 (420 edges: their kept sets overlap 22%, 11% above chance;
+# benchmarks/bench_vase_pair.py), where the page opens.
+COMPARE_LANDING = CompareLanding(
+    models=("vase_handle_classifier.pt", "vase_neck_classifier.pt"), mesh="vase_handle_neck_1500.obj", stage=4
+)
 
 
 def default_model(models: Sequence[ModelEntry], landing: Landing = LANDING) -> ModelEntry | None:

@@ -1,4 +1,4 @@
-"""Comparing two recordings of the same mesh: which input edges each model kept, per stage."""
+"""Comparing two recordings of the same mesh: which input edges each model kept, per stage and per part."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from meshcnn_core.analysis.part_keep import PartKeep, part_keep
 from meshcnn_core.recording import Recording
 
-__all__ = ["StageOverlap", "same_input", "stage_overlaps", "kept_status"]
+__all__ = ["StageOverlap", "same_input", "stage_overlaps", "kept_status", "PartKeepPair", "part_keep_pair"]
 
 
 def same_input(a: Recording, b: Recording) -> bool:
@@ -60,3 +61,35 @@ def kept_status(a: Recording, b: Recording, k: int) -> np.ndarray:
         raise ValueError("the two recordings ran on different meshes; their edges cannot be compared")
     ka, kb = _kept(a, k), _kept(b, k)
     return (ka.astype(np.int8) + 2 * kb.astype(np.int8)).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class PartKeepPair:
+    """Per ground-truth part, the share of its input edges each of two models kept at each stage.
+
+    Attributes:
+        a, b: :func:`~meshcnn_core.analysis.part_keep.part_keep` of each recording.
+        stages: ``(S,)`` the stage indices both tables cover (input and pooled stages both have).
+    """
+
+    a: PartKeep
+    b: PartKeep
+    stages: np.ndarray
+
+
+def part_keep_pair(a: Recording, b: Recording, labels: np.ndarray) -> PartKeepPair:
+    """:func:`~meshcnn_core.analysis.part_keep.part_keep` of two recordings of the same mesh.
+
+    Args:
+        a: a recording of the mesh.
+        b: another recording of the same input mesh.
+        labels: ``(E,)`` the part label of each input edge, in the recordings' edge order.
+
+    Raises:
+        ValueError: the recordings ran on different meshes, or ``labels`` does not fit them.
+    """
+    if not same_input(a, b):
+        raise ValueError("the two recordings ran on different meshes; their edges cannot be compared")
+    ta, tb = part_keep(a, labels), part_keep(b, labels)
+    n = min(len(ta.stage_edges), len(tb.stage_edges))
+    return PartKeepPair(ta, tb, np.arange(n))
