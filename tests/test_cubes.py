@@ -147,3 +147,18 @@ def test_engrave_cube_puts_the_icon_on_the_chosen_face():
     mid = cube.mesh.vertices[topo.edges].mean(axis=1)
     assert (mid[cube.engraving, 0] < -0.5 + 0.04 + 1e-6).all()  # face 1 is -x: the cut is near x = -0.5
     assert (mid[cube.engraving, 0] > -0.5 - 1e-9).all()
+
+
+def test_the_shipped_landing_view_tells_the_story():
+    """The app opens on the cubes classifier and a shipped cube: right class, engraving kept at that stage."""
+    import meshcnn_core as mc
+    from viz_app.catalog import LANDING, REPO_ROOT
+
+    model = mc.load_model(REPO_ROOT / "checkpoints" / LANDING.model, device="cpu")
+    mesh_path = REPO_ROOT / "sample_meshes" / LANDING.mesh
+    rec = mc.record(model, mc.load_mesh(mesh_path))
+    icon = mesh_path.stem.split("_")[1]  # cube_<icon>_750
+    assert rec.class_names[int(rec.prediction)] == icon
+    mask = np.loadtxt(mesh_path.with_suffix(".engraving")).astype(bool)
+    kept = rec.stage(LANDING.stage).edge_ids
+    assert mask[kept].mean() > 2 * mask.mean()  # the engraving stands out where the view opens

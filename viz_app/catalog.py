@@ -354,9 +354,9 @@ class Landing:
 
 
 # The engraved-cubes classifier on a cube of its generated test split (a ring engraved in one face),
-# which it classifies correctly: its pooling collapses the flat faces and keeps the engraving, which is
-# 32% of the input edges and 72% of the edges at pool 3 (300 edges; benchmarks/bench_story.py), where the
-# view opens.
+# which it classifies correctly (99%): its pooling collapses the flat faces and keeps the engraving, which is
+# 32% of the input edges, 69% of the edges at pool 3 (300 edges, where the view opens) and 76% at pool 4
+# (benchmarks/bench_story.py).
 LANDING = Landing(model="cubes_classifier.pt", mesh="cube_ring_750.obj", stage=3, color="activation")
 
 
