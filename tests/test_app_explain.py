@@ -117,7 +117,8 @@ def test_attribution_view_with_its_deletion_check(env, direct):
     assert "attr_method" not in [s.key for s in at.sidebar.selectbox] and len(charts(at)) == 1
 
 
-def test_one_backward_pass_per_model_mesh_method_and_target_for_all_sessions(env, monkeypatch):
+def _count_attributions(monkeypatch) -> list:
+    """Record the (method, target) of every attribution actually computed (not served from a cache)."""
     calls = []
     real = esvc.attribution
 
@@ -126,6 +127,11 @@ def test_one_backward_pass_per_model_mesh_method_and_target_for_all_sessions(env
         return real(*args)
 
     monkeypatch.setattr(esvc, "attribution", counted)
+    return calls
+
+
+def test_one_backward_pass_per_model_mesh_method_and_target_for_all_sessions(env, monkeypatch):
+    calls = _count_attributions(monkeypatch)
     first = run_app({"color": "attribution"})
     second = run_app({"color": "attribution"})  # another session, the same view
     assert_clean(first) and assert_clean(second)
@@ -146,14 +152,7 @@ def test_a_replaced_checkpoint_gets_new_attributions(env, monkeypatch, tmp_path)
     folder = tmp_path / "checkpoints"
     shutil.copytree(env["checkpoints"], folder)
     monkeypatch.setenv("MESHCNN_CHECKPOINTS", str(folder))
-    calls = []
-    real = esvc.attribution
-
-    def counted(*args):
-        calls.append(args[2:])
-        return real(*args)
-
-    monkeypatch.setattr(esvc, "attribution", counted)
+    calls = _count_attributions(monkeypatch)
     assert_clean(run_app({"color": "attribution"}))
     assert len(calls) == 1
     for f in folder.glob("*.pt"):  # a retrained model saved over the file: a new modification time

@@ -65,11 +65,10 @@ import numpy as np
 
 from ..errors import MeshCNNError
 from ..mesh.io import Mesh, load_mesh, write_obj
-from ..mesh.repair import preflight
-from ..mesh.simplify import decimate
 from ..mesh.topology import build_topology
 from .datasets import default_cache_dir
 from .icons import ICON_NAMES, icon
+from .to_size import decimate_to_edges
 
 __all__ = [
     "GENERATOR_VERSION", "CubeParams", "EngravedCube", "engrave_cube", "engraving_mask", "generate_cubes",
@@ -206,34 +205,6 @@ def engraving_mask(vertices: np.ndarray, faces: np.ndarray, depth: float) -> np.
     return below | (on_top & sharp)
 
 
-def _clean(v: np.ndarray, f: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, int]:
-    """:func:`preflight` without resizing: the cleanup, and a closed, manifold, one-piece check."""
-    res = preflight(Mesh(v, f, name), component="refuse", measure=False)
-    return res.mesh.vertices, res.mesh.faces, res.num_edges
-
-
-def _decimate_to_size(v: np.ndarray, f: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Quadric decimation (FQMS) to :data:`MIN_EDGES`..:data:`TARGET_EDGES` edges, cleaned and checked.
-
-    Halvings first (each cleaned), then a few passes from the last halving that aim the face count
-    at the target. Raises ``MeshCNNError`` when no pass lands in the range.
-    """
-    goal = 2 * (TARGET_EDGES // 3)  # faces of a closed mesh with TARGET_EDGES edges
-    while len(f) > 4 * goal:
-        v, f, _ = _clean(*decimate(v, f, len(f) // 2, method=DECIMATION), name)
-    count = goal
-    for _ in range(8):
-        try:
-            v2, f2, e = _clean(*decimate(v, f, count, method=DECIMATION), name)
-        except MeshCNNError:
-            count -= 2
-            continue
-        if MIN_EDGES <= e <= TARGET_EDGES:
-            return v2, f2
-        count += 2 * ((TARGET_EDGES - e) // 3) if e < TARGET_EDGES else -2 * -(-(e - TARGET_EDGES) // 3)
-    raise MeshCNNError(f"{name}: decimation did not land between {MIN_EDGES} and {TARGET_EDGES} edges")
-
-
 def engrave_cube(params: CubeParams, name: str = "cube") -> EngravedCube:
     """Make one engraved cube from ``params``.
 
@@ -244,7 +215,7 @@ def engrave_cube(params: CubeParams, name: str = "cube") -> EngravedCube:
     v = np.asarray(m.vert_properties, dtype=np.float64)[:, :3]
     f = np.asarray(m.tri_verts, dtype=np.int64)
     v = _jitter_flat(v, f, 0.3 * params.refine, np.random.default_rng(params.jitter_seed))
-    v, f = _decimate_to_size(v, f, name)
+    v, f = decimate_to_edges(v, f, name, lo=MIN_EDGES, hi=TARGET_EDGES, method=DECIMATION, passes=8)
     mask = engraving_mask(v, f, params.depth)
     rot = _FACE_ROTATIONS[params.face]
     mesh = Mesh(v @ rot.T, f, name)

@@ -59,11 +59,9 @@ import manifold3d as m3d
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from ..errors import MeshCNNError
 from ..mesh.io import Mesh
-from ..mesh.repair import preflight
-from ..mesh.simplify import decimate
 from ..mesh.topology import build_topology
+from .to_size import decimate_to_edges
 
 __all__ = [
     "NECK", "HANDLE", "BODY", "BASE", "TARGET_EDGES", "MIN_EDGES", "DECIMATION", "COSEG_EXTENT",
@@ -224,29 +222,6 @@ def _solid(p: VaseParams) -> m3d.Manifold:
     return m3d.Manifold.batch_boolean(parts, m3d.OpType.Add)
 
 
-def _clean(v: np.ndarray, f: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, int]:
-    res = preflight(Mesh(v, f, name), component="refuse", measure=False)
-    return res.mesh.vertices, res.mesh.faces, res.num_edges
-
-
-def _decimate_to_size(v: np.ndarray, f: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Quadric decimation to :data:`MIN_EDGES`..:data:`TARGET_EDGES` edges, each pass cleaned and checked."""
-    goal = 2 * (TARGET_EDGES // 3)  # faces of a closed genus-g mesh with TARGET_EDGES edges
-    while len(f) > 4 * goal:
-        v, f, _ = _clean(*decimate(v, f, len(f) // 2, method=DECIMATION), name)
-    count = goal
-    for _ in range(10):
-        try:
-            v2, f2, e = _clean(*decimate(v, f, count, method=DECIMATION), name)
-        except MeshCNNError:
-            count -= 2
-            continue
-        if MIN_EDGES <= e <= TARGET_EDGES:
-            return v2, f2
-        count += 2 * ((TARGET_EDGES - e) // 3) if e < TARGET_EDGES else -2 * -(-(e - TARGET_EDGES) // 3)
-    raise MeshCNNError(f"{name}: decimation did not land between {MIN_EDGES} and {TARGET_EDGES} edges")
-
-
 def _distance_to(points: np.ndarray, curve: np.ndarray) -> np.ndarray:
     """Distance from each point to a densely sampled curve. Shapes: ``(N, 3), (K, 3) -> (N,)``."""
     d = np.linalg.norm(points[:, None, :] - curve[None, :, :], axis=2)  # (N, K)
@@ -279,7 +254,7 @@ def make_vase(params: VaseParams | None = None, name: str = "vase") -> Vase:
     m = _solid(p).refine_to_length(p.refine).to_mesh()
     v = np.asarray(m.vert_properties, dtype=np.float64)[:, :3]
     f = np.asarray(m.tri_verts, dtype=np.int64)
-    v, f = _decimate_to_size(v, f, name)
+    v, f = decimate_to_edges(v, f, name, lo=MIN_EDGES, hi=TARGET_EDGES, method=DECIMATION, passes=10)
     topo, _, _ = build_topology(v, f)
     labels = vase_labels(p, v, topo.edges)
     return Vase(Mesh(to_coseg_frame(v), f, name), labels, p)
