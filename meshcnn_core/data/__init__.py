@@ -7,4 +7,5 @@ Depends on :mod:`meshcnn_core.mesh` and nothing above it. Modules:
 - :mod:`.icons`, :mod:`.cubes` -- the engraved-cubes classification set, generated from a seed.
 - :mod:`.vases` -- vase handle / neck labels derived from the COSEG vase part labels.
 - :mod:`.vase_shape` -- a procedural vase (handles optional) with part labels by construction.
+- :mod:`.to_size` -- decimating a generated mesh to a model's input size, cleaned and checked.
 """

@@ -12,4 +12,5 @@ Depends on nothing else in the package but :mod:`meshcnn_core.errors`. Modules:
 - :mod:`.simplify` -- quadric decimation that keeps thin parts and borders; midpoint subdivision.
 - :mod:`.fidelity` -- Hausdorff and mean surface distance between a mesh and its simplification.
 - :mod:`.repair` -- the preflight: checks, repair (MeshFix where needed), fitting to a model's size.
+- :mod:`.size` -- the physical size a model expects (its training meshes' diagonals) and scaling to it.
 """
