@@ -357,7 +357,7 @@ def test_upload_a_checkpoint(env):
     at.file_uploader(key="upload_model").set_value(
         ("m.pt", b"not a checkpoint", "application/octet-stream")
     ).run()
-    assert not at.exception and at.error and "uploaded.pt" in at.error[0].value  # the message names the file
+    assert not at.exception and at.error and "the uploaded checkpoint" in at.error[0].value
     data = (env["checkpoints"] / "c_segmenter.pt").read_bytes()
     at.file_uploader(key="upload_model").set_value(("m.pt", data, "application/octet-stream")).run()
     assert_clean(at)
@@ -495,3 +495,26 @@ def test_sidebar_device_follows_meshcnn_device(env, monkeypatch):
     assert_clean(at)
     assert at.selectbox(key="device").options == ["cpu", "cuda"] and at.selectbox(key="device").value == "cpu"
     assert "Device in use:** cpu" in at.sidebar.markdown[-1].value
+
+
+def test_compare_models_trained_at_different_sizes_run_on_their_own_versions(env, tmp_path, monkeypatch):
+    """Models whose training meshes differ in size: each gets its own scaled mesh, steps said per model."""
+    import torch
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    ck = torch.load(env["checkpoints"] / "a_classifier.pt", weights_only=True)
+    sizes = {"small": (1.0, 1.5, 2.0), "big": (30.0, 36.0, 44.0)}
+    for name, (lo, mid, hi) in sizes.items():
+        size = {"low": lo, "median": mid, "high": hi, "meshes": 5}
+        torch.save({**ck, "input_size": size}, folder / f"{name}.pt")
+    monkeypatch.setenv("MESHCNN_CHECKPOINTS", str(folder))
+    at = run_app({"models": "shipped:big.pt,shipped:small.pt", "mesh": "sample:ico_480.obj"})
+    at.switch_page(COMPARE).run()
+    assert_clean(at)
+    assert "trained on meshes of very different physical sizes" in captions(at)
+    steps = [e for e in at.expander if "by model" in e.label]
+    assert len(steps) == 1
+    text = "\n".join(m.value for m in steps[0].markdown)
+    assert "big: scaled by" in text and "to a bounding-box diagonal of 36" in text
+    assert any("different versions of the mesh" in i.value for i in at.info)  # no overlap across versions

@@ -13,9 +13,16 @@ __all__ = ["StageOverlap", "same_input", "stage_overlaps", "kept_status", "PartK
 
 
 def same_input(a: Recording, b: Recording) -> bool:
-    """Whether two recordings ran on the same input mesh (same edges, same order)."""
+    """Whether two recordings ran on the same input mesh (same edges in the same order, same vertices).
+
+    The vertices count too: a mesh scaled for one model (see :mod:`meshcnn_core.mesh.size`) keeps
+    its edges but is another input, on which MeshCNN computes other features.
+    """
     ea, eb = a.input_edges, b.input_edges
-    return ea.shape == eb.shape and bool(np.array_equal(ea, eb))
+    if ea.shape != eb.shape or not np.array_equal(ea, eb):
+        return False
+    va, vb = a.input_vertices, b.input_vertices
+    return va.shape == vb.shape and bool(np.allclose(va, vb))
 
 
 @dataclass(frozen=True)

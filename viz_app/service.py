@@ -117,7 +117,11 @@ def load_uploaded_model(data: bytes, device: str | None = None) -> LoadedModel:
     with tempfile.TemporaryDirectory(prefix="meshcnn_upload_") as d:
         p = Path(d) / "uploaded.pt"
         p.write_bytes(data)
-        model = load_model(p, device=device)
+        try:
+            model = load_model(p, device=device)
+        except CheckpointError as exc:  # name the user's upload, not our temporary file
+            upload = "the uploaded checkpoint"
+            raise CheckpointError(str(exc).replace(str(p), upload).replace(p.name, upload)) from None
     model.name = "uploaded model"
     return model
 

@@ -284,13 +284,21 @@ def main() -> None:
             st.error(e, icon=ui.ERROR_ICON)
         return
     with ui.error_box():
-        actions = list(dict.fromkeys(a for x in results if x is not None for a in x[1].actions))
+        if shared:  # one version of the mesh for all: its steps once
+            actions = list(dict.fromkeys(a for x in results if x is not None for a in x[1].actions))
+        else:  # each model has its own version: say whose step each is
+            actions = [f"{n}: {a}" for n, x in zip(names, results) if x is not None for a in x[1].actions]
         st.caption(
             f"Mesh **{choice.mesh.name}** · inference on {ok[0].device}: "
             + ", ".join(f"{n} {1000 * x[0].seconds:.0f} ms" for n, x in zip(names, results) if x is not None)
         )
         if actions:
-            with st.expander(f"The mesh was adapted to fit the models ({len(actions)} steps)"):
+            title = (
+                f"The mesh was adapted to fit the models ({len(actions)} steps)"
+                if shared
+                else f"The mesh was adapted where a model needed it ({len(actions)} steps, by model)"
+            )
+            with st.expander(title):
                 st.markdown("\n".join(f"- {a}" for a in actions))
         n = max(r.recording.num_stages for r in ok)
         if not isinstance(st.session_state.get("stage"), int) or st.session_state["stage"] > n - 1:

@@ -176,7 +176,8 @@ def _regions(report: SurveyReport) -> None:
         "the table compares the share of the input edges in the **core** (0–⅓), **middle** (⅓–⅔) and "
         "**extremities** (⅔–1) with the share of the edges left at the last pooled stage: *kept/input* "
         "below 1 means the network pools that region away faster than the rest. *Extremities drop in* "
-        "counts the class's meshes whose own extremity share falls."
+        "counts the class's meshes whose own extremity share falls; *std of extremity ratio* is the spread "
+        "(standard deviation) of each mesh's own extremity kept/input over the class's meshes."
     )
     reg = report.regions
     ext = reg.enrichment[:, -1] if reg is not None else np.full(len(report.class_names), np.nan)
