@@ -213,7 +213,7 @@ def model_from_checkpoint(
         raise CheckpointError(f"{name}: its out-of-distribution statistics are malformed ({exc})") from None
     try:
         size = InputSize.from_dict(ckpt.get("input_size"))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise CheckpointError(f"{name}: its input_size entry is malformed ({exc})") from None
     dev = pick_device(device)
     net = net.to(dev).eval()

@@ -116,14 +116,14 @@ class TrainConfig:
     snapshot_epochs: list[int] = field(default_factory=list)  # also save snapshot_eNNN.pt after these
 
     def __post_init__(self) -> None:
-        self.check()
-
-    def check(self) -> None:
-        """Raise ValueError naming a key whose value cannot work (run again after overrides)."""
         snaps = self.snapshot_epochs
         numbers = isinstance(snaps, list) and all(type(e) is int for e in snaps)  # not bool, not float
         if not numbers:
             raise ValueError(f"snapshot_epochs must be a list of epoch numbers, got {snaps!r}")
+
+    def check(self) -> None:
+        """Raise ValueError naming a key whose value cannot work with the schedule (after overrides)."""
+        snaps = self.snapshot_epochs
         bad = [e for e in snaps if not 1 <= e <= self.epochs]
         if bad:
             raise ValueError(
@@ -495,6 +495,9 @@ def train(
             f"threads {torch.get_num_threads()}; cache {cache_dir}",
             flush=True,
         )
+        passed = [e for e in cfg.snapshot_epochs if e <= start and not snapshot_path(out_dir, e).is_file()]
+        if passed:  # e.g. snapshot_epochs added to the config of a run already past them
+            print(f"note: no snapshot for epochs {passed}: the run had passed them", flush=True)
     writer = tensorboard_writer(out_dir) if is_main(rank) else None
     test_loader = make_loader(test_set, cfg, mean, std, mcfg.ninput_edges, shuffle=False)
     end = min(stop_epoch or cfg.epochs, cfg.epochs)
@@ -585,11 +588,11 @@ def train(
                 rng=rng_state(),
                 input_size=size,
             )
+            if epoch + 1 in cfg.snapshot_epochs:  # shipped form, before last.pt: a stop cannot skip it
+                save_checkpoint(snapshot_path(out_dir, epoch + 1), shipped_checkpoint(ck, history))
             save_checkpoint(out_dir / "last.pt", ck)
             if is_best:
                 save_checkpoint(out_dir / "best.pt", ck)
-            if epoch + 1 in cfg.snapshot_epochs:  # shipped form: opens in the app as it is
-                save_checkpoint(snapshot_path(out_dir, epoch + 1), shipped_checkpoint(ck, history))
             print(
                 " ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
                 flush=True,

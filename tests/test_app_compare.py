@@ -294,7 +294,8 @@ def test_samples_pick_up_their_eseg(tmp_path):
 def test_a_wrong_eseg_gives_no_ground_truth(tmp_path):
     write_obj(tmp_path / "vase_480.obj", icosphere(2, seed=1))  # 480 edges
     eseg = tmp_path / "vase_480.eseg"
-    for text in ("1\n" * 479, "1\n" * 481, "neck\n" * 480, "", "1 2\n" * 480, "nan\n" * 480):
+    hostile = ("1e20\n" * 480, "2.7\n" * 480, "1\n" * 480 + " " * 100_000)  # huge value, fraction, huge file
+    for text in ("1\n" * 479, "1\n" * 481, "neck\n" * 480, "", "1 2\n" * 480, "nan\n" * 480, *hostile):
         eseg.write_text(text)
         entry = list_sample_meshes(tmp_path)[0]
         assert entry.seg == eseg

@@ -47,6 +47,43 @@ def test_input_size_of_diagonals():
             InputSize.from_dict(raw)
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"low": 1, "median": 2, "high": 3, "meshes": float("inf")},
+        {"low": 1e299, "median": 1e300, "high": 1e300, "meshes": 3},
+        {"low": 1, "median": 2, "high": 3, "meshes": -4},
+        {"low": 1, "median": 2, "high": 3, "meshes": True},
+        {"low": "1", "median": 2, "high": 3, "meshes": 3},
+        {"low": True, "median": 2, "high": 3, "meshes": 3},
+        {"low": 0.0, "median": 2, "high": 3, "meshes": 3},
+        {"low": 1, "median": float("nan"), "high": 3, "meshes": 3},
+    ],
+)
+def test_hostile_input_sizes_are_refused_with_words(tmp_path, raw):
+    with pytest.raises(ValueError):
+        InputSize.from_dict(raw)
+    with pytest.raises(CheckpointError, match="input_size entry is malformed"):
+        load_model(_model_file(tmp_path, raw), device="cpu")
+
+
+def test_stray_vertices_and_dropped_pieces_do_not_set_the_scale(tmp_path):
+    mesh = icosphere(1, seed=0)
+    d = diagonal(mesh.vertices)
+    stray = Mesh(np.vstack([mesh.vertices, [[1000.0, 0, 0]]]), mesh.faces)  # a vertex no face uses
+    assert fit_size(stray, input_size_of([d]))[1] is None
+    assert fit_size(Mesh(np.zeros((3, 3)), [[0, 1, 2]]), input_size_of([d]))[1] is None  # flat: nothing to do
+    model = load_model(_model_file(tmp_path, input_size_of([30.0, 35.0, 44.0]).to_dict()), device="cpu")
+    far = icosphere(1, seed=1)
+    two = Mesh(  # the model's piece (about 2 across) and a far, small second piece that preflight drops
+        np.vstack([mesh.vertices, far.vertices * 0.1 + 500.0]),
+        np.vstack([mesh.faces, far.faces + len(mesh.vertices)]),
+    )
+    res = preflight_for_model(two, model)
+    assert diagonal(res.mesh.vertices) == pytest.approx(35.0, rel=0.05)
+    assert sum(a.startswith("scaled by") for a in res.actions) == 2  # again after the piece was dropped
+
+
 def test_fit_size_scales_far_meshes_about_their_center_and_keeps_the_rest():
     mesh = icosphere(1, seed=0)
     d = diagonal(mesh.vertices)
@@ -74,6 +111,10 @@ def test_shared_size_intersects_and_refuses_disjoint_sizes():
     assert shared_size([None, None]) is None and shared_size([a]) == a
     with pytest.raises(MeshError, match="trained on meshes of different sizes"):
         shared_size([a, input_size_of([30.0, 35.0, 44.0])])
+    with pytest.raises(MeshError):  # near but apart: no size that both saw
+        shared_size([input_size_of([1.0]), input_size_of([1.5])])
+    for d in np.linspace(1.0, 3.5, 26):  # the shared range accepts only what every model accepts
+        assert s.accepts(d) <= (a.accepts(d) and b.accepts(d))
 
 
 def test_checkpoints_carry_the_size_and_refuse_a_malformed_one(tmp_path):

@@ -456,3 +456,14 @@ def test_snapshot_epochs_outside_the_schedule(cls_root, tmp_path, capsys):
     path.write_text(json.dumps({**raw, "snapshot_epochs": "5"}))
     assert "must be a list of epoch numbers" in _main_error([str(path), "--no-progress"], capsys)
     assert not (tmp_path / "o").exists()
+
+
+def test_snapshots_added_on_resume_say_which_epochs_were_passed(cls_root, tmp_path, capsys):
+    out = tmp_path / "r"
+    cfg = _cfg(cls_root, out, tmp_path / "cache", CLS_MODEL, niter=2, niter_decay=1)
+    train(cfg, stop_epoch=2, progress=False)
+    later = _cfg(cls_root, out, tmp_path / "cache", CLS_MODEL, niter=2, niter_decay=1, snapshot_epochs=[1, 3])
+    capsys.readouterr()
+    train(later, resume=True, progress=False)
+    assert "no snapshot for epochs [1]: the run had passed them" in capsys.readouterr().out
+    assert sorted(p.name for p in out.glob("snapshot_*.pt")) == ["snapshot_e003.pt"]

@@ -228,7 +228,8 @@ def fit_mesh_to(
     if not allow_repair:
         raise MeshError(problem)
     result = _repair.preflight(mesh, target_edges=hi, min_edges=lo)
-    return FittedMesh(result.mesh, done + tuple(result.actions), keeps_edges=False)
+    final, again = fit_size(result.mesh, size)  # dropped pieces may have set the first scale
+    return FittedMesh(final, done + tuple(result.actions) + ((again,) if again else ()), keeps_edges=False)
 
 
 @dataclass(frozen=True)

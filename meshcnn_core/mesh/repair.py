@@ -382,7 +382,8 @@ def preflight_for_model(
     stores it) is first scaled to it (:func:`meshcnn_core.mesh.size.fit_size`), listed in ``actions``.
     """
     cfg = model.config
-    mesh, scaled = fit_size(mesh, getattr(model, "input_size", None))
+    size = getattr(model, "input_size", None)
+    mesh, scaled = fit_size(mesh, size)
     result = preflight(
         mesh,
         target_edges=int(cfg.ninput_edges),
@@ -390,6 +391,9 @@ def preflight_for_model(
         component=component,
         fill_holes=fill_holes,
     )
-    if scaled is None:
+    # dropped pieces may have set the first scale: measure the repaired mesh again (edge order kept)
+    final, again = fit_size(result.mesh, size)
+    steps = [w for w in (scaled, *result.actions, again) if w]
+    if len(steps) == len(result.actions):
         return result
-    return dataclasses.replace(result, actions=[scaled, *result.actions], changed=True)
+    return dataclasses.replace(result, mesh=final, actions=steps, changed=True)
