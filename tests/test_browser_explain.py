@@ -82,7 +82,8 @@ def test_attribution_view_and_dataset_page(tmp_path):
         _no_errors(page)
         main = page.locator("[data-testid=stMain]").inner_text()
         assert "4 of 4" in main and "Which geometry survives" in main
-        assert page.locator('[data-testid="stDataFrame"]').count() == 1
+        assert "Which part of the shape survives" in main
+        assert page.locator('[data-testid="stDataFrame"]').count() == 2  # the per-class table and the regions
         _pick(page, "Class", "blob")
         _wait_views(page, 2)  # the class's two meshes, each with its survival map
         wait_idle(page)
