@@ -527,10 +527,10 @@ def test_query_state_dataset_name_is_only_text():
 
 
 def test_inference_says_when_a_prediction_means_little():
-    """The shipped SHREC classifier stores out-of-distribution statistics: a torus knot is unlike its data."""
+    """The shipped SHREC classifier stores out-of-distribution statistics: an airplane is unlike its data."""
     root = Path(__file__).resolve().parents[1]
     model = svc.open_model(root / "checkpoints" / "shrec16_classifier.pt", device="cpu")
-    res = svc.infer(model, load_mesh(root / "sample_meshes" / "torus_knot_750.obj"))
+    res = svc.infer(model, load_mesh(root / "sample_meshes" / "airplane_750.obj"))
     assert res.ood is not None and res.ood.unusual and res.ood.percentile > 99
     words, warn = res.reliability(model.task)
     assert warn and words.startswith("Out-of-distribution score") and "says little" in words
