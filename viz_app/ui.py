@@ -21,6 +21,7 @@ from .catalog import (
     MESH_SUFFIXES,
     MeshEntry,
     ModelEntry,
+    checkpoints_dir,
     dataset_dir,
     default_mesh,
     default_model,
@@ -49,6 +50,7 @@ __all__ = [
     "sidebar_device",
     "sidebar_model",
     "load_model_choice",
+    "sidebar_model_section",
     "sidebar_mesh",
     "suggest_fitting_sample",
     "switch_to_fitting_sample",
@@ -250,6 +252,23 @@ def load_model_choice(
     with error_box():
         return ModelChoice(cached.model(entry, device), key, entry)
     return None
+
+
+def sidebar_model_section(entered: bool) -> tuple[str, str, ModelChoice | None]:
+    """The sidebar's Model section of a one-model page: ``(model key, device, loaded model or None)``.
+
+    Warns on the page when no checkpoint is listed (an upload still works).
+    """
+    options, entries = model_options()
+    if not entries:
+        st.warning(
+            f"No shipped model yet: {checkpoints_dir()} holds no .pt checkpoint. "
+            "Upload a checkpoint in the sidebar."
+        )
+    st.sidebar.subheader("Model")
+    device = sidebar_device()
+    key = sidebar_model(entries, options, entered)
+    return key, device, load_model_choice(key, entries, device)
 
 
 # ---------------------------------------------------------------- sidebar: mesh

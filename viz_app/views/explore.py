@@ -12,7 +12,7 @@ from viz_app import explain_cached as ecached
 from viz_app import explain_figures as efigs
 from viz_app import explain_service as esvc
 from viz_app import service as svc
-from viz_app.catalog import LANDING, checkpoints_dir, ground_truth, model_card
+from viz_app.catalog import LANDING, ground_truth, model_card
 from viz_app.colorings import (
     QUANTITIES,
     SCALED,
@@ -366,16 +366,7 @@ def main() -> None:
         "per edge.",
     )
     notice = st.container()  # filled once the sidebar has read the mesh choice
-    options, entries = ui.model_options()
-    if not entries:
-        st.warning(
-            f"No shipped model yet: {checkpoints_dir()} holds no .pt checkpoint. "
-            "Upload a checkpoint in the sidebar."
-        )
-    st.sidebar.subheader("Model")
-    device = ui.sidebar_device()
-    key = ui.sidebar_model(entries, options, entered)
-    loaded = ui.load_model_choice(key, entries, device)
+    key, device, loaded = ui.sidebar_model_section(entered)
     switched = None
     if loaded is not None:
         lo, hi = svc.model_limits([loaded.model])

@@ -11,7 +11,6 @@ from viz_app import inspect_figures as figs
 from viz_app import inspect_service as isvc
 from viz_app import inspect_ui as iui
 from viz_app import service as svc
-from viz_app.catalog import checkpoints_dir
 from viz_app.stages import stage_label
 
 EDGE_KEY = "inspect_edge"
@@ -116,16 +115,7 @@ def main() -> None:
         "edge.",
     )
     ui.link_notice()
-    options, entries = ui.model_options()
-    if not entries:
-        st.warning(
-            f"No shipped model yet: {checkpoints_dir()} holds no .pt checkpoint. "
-            "Upload a checkpoint in the sidebar."
-        )
-    st.sidebar.subheader("Model")
-    device = ui.sidebar_device()
-    key = ui.sidebar_model(entries, options, entered)
-    loaded = ui.load_model_choice(key, entries, device)
+    key, device, loaded = ui.sidebar_model_section(entered)
     if loaded is not None:
         lo, hi = svc.model_limits([loaded.model])
         ui.switch_to_fitting_sample(loaded.key, lo, hi)
