@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from meshcnn_core.analysis.part_keep import PartKeep, mean_part_keep, part_keep  # noqa: E402
 from meshcnn_core.checkpoint import LoadedModel, build_model, load_model  # noqa: E402
+from meshcnn_core.data.eseg import read_eseg  # noqa: E402
 from meshcnn_core.data.vase_shape import draw_params, make_vase  # noqa: E402
 from meshcnn_core.inference import record  # noqa: E402
 from meshcnn_core.mesh.io import Mesh, load_mesh  # noqa: E402
@@ -183,10 +184,6 @@ def accuracy_lines(rows: list[PairRow], models: dict[str, LoadedModel], data_roo
     return out
 
 
-def _labels(path: Path) -> np.ndarray:
-    return np.loadtxt(path, dtype=np.float64).reshape(-1).astype(np.int64)
-
-
 def differ_most(rows: list[PairRow]) -> str:
     """The stage with the lowest mean overlap beyond chance, and the stages of the largest H - N per part."""
     beyond = np.mean([r.beyond for r in rows], axis=0)
@@ -228,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         print(f"error: no meshes in {data / a.split}", file=sys.stderr)
         return 2
-    rows = [measure(models, load_mesh(f), _labels(data / "seg" / f"{f.stem}.eseg")) for f in files]
+    rows = [measure(models, load_mesh(f), read_eseg(data / "seg" / f"{f.stem}.eseg")) for f in files]
     print(f"COSEG vases, {a.split} split: {len(rows)} meshes; models {Path(a.handle_model).name} (H), "
           f"{Path(a.neck_model).name} (N)")
     print()
@@ -244,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     generated = []
     for v in a.vases:
         path = Path(v)
-        row = measure(models, load_mesh(path), _labels(path.with_suffix(".eseg")))
+        row = measure(models, load_mesh(path), read_eseg(path.with_suffix(".eseg")))
         generated.append(row)
         print()
         print("\n".join(keep_table([row], f"{path.name} (generated)")))

@@ -114,9 +114,14 @@ def _cmd_input_size(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.data}: no meshes in its train split")
     size = input_size_of_files(files)
     save_checkpoint(dst, {**ckpt, "input_size": size.to_dict()})
+    groups = ""
+    if size.groups:
+        groups = " in " + str(len(size.groups)) + " groups: " + ", ".join(
+            f"{g.low:.3g} .. {g.high:.3g} ({g.meshes})" for g in size.groups
+        )
     print(
         f"wrote {dst}: training meshes' bounding-box diagonals {size.low:.3g} .. {size.high:.3g} "
-        f"(median {size.median:.3g}, {size.meshes} meshes); the weights are unchanged"
+        f"(median {size.median:.3g}, {size.meshes} meshes){groups}; the weights are unchanged"
     )
     return 0
 

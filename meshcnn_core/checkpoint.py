@@ -29,6 +29,7 @@ from .errors import CheckpointError
 from .mesh.size import InputSize
 from .nn.classifier import ClassifierConfig, MeshClassifier
 from .nn.segmenter import MeshSegmenter, SegmenterConfig
+from .recording import label_values
 
 __all__ = [
     "LoadedModel",
@@ -77,6 +78,17 @@ class LoadedModel:
     def task(self) -> str:
         """``"classification"`` or ``"segmentation"``."""
         return "classification" if isinstance(self.config, ClassifierConfig) else "segmentation"
+
+    @property
+    def label_values(self) -> list[str]:
+        """The label value (as in ``.eseg`` files) of each output class, as strings.
+
+        A segmenter whose parts were named (``part_names``) keeps its data set's label values in
+        ``metadata["label_values"]``; otherwise its class names are the values. A classifier's are
+        its class names.
+        """
+        return label_values(self.metadata, self.class_names)
+
 
 
 def build_model(config: ClassifierConfig | SegmenterConfig) -> torch.nn.Module:

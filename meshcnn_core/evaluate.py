@@ -118,7 +118,8 @@ def evaluate(
             hard_n += e
             np.add.at(confusion, (s.label, p), 1)
     hard = hard_ok / hard_n if info.task == "segmentation" else None
-    return EvalResult(info.task, split, len(ds), acc_sum / len(ds), hard, confusion, list(info.class_names))
+    names = model.class_names if info.task == "segmentation" else info.class_names  # a segmenter's part names
+    return EvalResult(info.task, split, len(ds), acc_sum / len(ds), hard, confusion, list(names))
 
 
 def format_result(r: EvalResult, model_name: str = "model") -> str:
@@ -131,7 +132,7 @@ def format_result(r: EvalResult, model_name: str = "model") -> str:
         lines.append(f"hard_edge_accuracy: {100 * r.hard_edge_accuracy:.2f}% (plain per edge, hard labels)")
     unit = "meshes" if r.task == "classification" else "edges"
     lines.append(f"confusion matrix ({unit}; rows = truth, columns = prediction):")
-    names = [n[:8] for n in r.class_names]
+    names = [n[:10] for n in r.class_names]
     w = max(6, max(len(n) for n in names), len(str(int(r.confusion.max(initial=0)))))
     lines.append(" " * (w + 1) + " ".join(n.rjust(w) for n in names))
     for name, row in zip(names, r.confusion):

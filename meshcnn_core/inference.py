@@ -158,7 +158,7 @@ def record(model: LoadedModel, mesh: Mesh | PreparedMesh) -> Recording:
     cfg = asdict(model.config)
     meta = {
         "task": model.task, "model_name": model.name, "arch": model.config.arch, "config": cfg,
-        "class_names": model.class_names, "mesh_name": prep.mesh.name,
+        "class_names": model.class_names, "label_values": model.label_values, "mesh_name": prep.mesh.name,
         "num_input_edges": e0, "notes": list(prep.mesh.notes),
     }
     a["meta"] = np.asarray(json.dumps(meta, sort_keys=True))

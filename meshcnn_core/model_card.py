@@ -28,6 +28,15 @@ __all__ = ["write_card", "main"]
 MACHINE = "2-core CPU, no GPU (torch CPU build)"
 
 
+def _classes_text(model) -> str:
+    """``30 classes: a, b, ...``, or for a segmenter with named parts ``4 parts (...): 1 neck, ...``."""
+    names, values = model.class_names, model.label_values
+    if model.task == "segmentation" and names != values:
+        pairs = ", ".join(f"{v} {n}" for v, n in zip(values, names))
+        return f"{len(names)} parts (label value and name): {pairs}"
+    return f"{len(names)} classes: {', '.join(names)}"
+
+
 def _curve(history: list[dict], every: int) -> list[str]:
     rows = [r for r in history if r["epoch"] % every == 0 or r is history[-1]]
     lines = ["| epoch | loss | train acc | test acc | epoch s |", "|---:|---:|---:|---:|---:|"]
@@ -96,7 +105,7 @@ def write_card(
         "|---|---|",
         f"| data set | `{Path(data).name}` (`{data}`), MeshCNN's split: {len(info.files['train'])} train / "
         f"{len(info.files['test'])} test meshes |",
-        f"| task | {model.task}, {model.config.nclasses} classes: {', '.join(model.class_names)} |",
+        f"| task | {model.task}, {_classes_text(model)} |",
         f"| network | `{model.config.arch}` {json.dumps(tc.get('model', {}))} |",
         f"| augmentation | {json.dumps(tc.get('augment', {}))}, num_aug {tc.get('num_aug')} |",
         f"| optimizer | Adam lr {tc.get('lr')}, beta1 {tc.get('beta1')}, batch {tc.get('batch_size')}, "

@@ -55,7 +55,7 @@ import numpy as np
 
 from .errors import RecordingError
 
-__all__ = ["Recording", "StageView", "load_recording", "FORMAT_VERSION"]
+__all__ = ["Recording", "StageView", "load_recording", "label_values", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 2
 _STAGE_KEYS = (
@@ -128,6 +128,11 @@ class Recording:
     def class_names(self) -> list[str]:
         """Names of the output classes."""
         return list(self.meta["class_names"])
+
+    @property
+    def label_values(self) -> list[str]:
+        """The ``.eseg`` label value of each class (a segmenter with named parts), else its names."""
+        return label_values(self.meta, self.class_names)
 
     @property
     def format_version(self) -> int:
@@ -287,3 +292,11 @@ def load_recording(path: str | os.PathLike) -> Recording:
             if f"stage{k}_{key}" not in arrays:
                 raise RecordingError(f"{p.name}: stage {k} lacks {key!r}")
     return Recording(arrays)
+
+
+def label_values(metadata: dict, class_names: list[str]) -> list[str]:
+    """``metadata["label_values"]`` when it is one string per class, else ``class_names``."""
+    values = metadata.get("label_values") if isinstance(metadata, dict) else None
+    ok = isinstance(values, list) and len(values) == len(class_names)
+    ok = ok and all(isinstance(v, str) for v in values)
+    return list(values) if ok else list(class_names)

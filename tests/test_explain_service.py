@@ -295,6 +295,8 @@ def test_survey_charts():
         ["1", "2"], ["input", "pool 1"], np.array([[1.0, 0.5], [1.0, 0.2]])
     )
     assert [t.name for t in fig.data] == ["part 1", "part 2"] and np.allclose(fig.data[1].y, [100, 20])
+    named = explain_figures.part_survival_figure(["head", "7"], ["input"], np.array([[1.0], [1.0]]))
+    assert [t.name for t in named.data] == ["head", "part 7"]  # a named part is written as its name
     fig = explain_figures.confusion_figure(["x", "y"], np.array([[3, 1], [0, 0]]), "meshes")
     assert np.allclose(fig.data[0].z, [[75, 25], [0, 0]])  # rows as shares; an empty row stays 0
     assert np.array_equal(fig.data[0].customdata, [[3, 1], [0, 0]])

@@ -182,3 +182,64 @@ def test_input_size_of_files_and_the_command(tmp_path, capsys):
     assert main(["input-size", "--model", str(src), "--data", str(data), "--out", str(src)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "write to a new file" in err[0]
+
+
+def test_training_sizes_far_apart_form_groups_and_a_mesh_goes_to_the_nearest():
+    s = input_size_of([1.6, 2.0, 2.3, 2.1, 250.0, 327.0, 300.0])  # the human-body set's two sizes
+    assert [(g.low, g.high, g.meshes) for g in s.groups] == [(1.6, 2.3, 4), (250.0, 327.0, 3)]
+    assert (s.low, s.high, s.meshes) == (1.6, 327.0, 7) and s.median == 2.3
+    assert s.groups[0].median == pytest.approx(2.05) and s.groups[1].median == 300.0
+    assert s.accepts(2.0) and s.accepts(300.0) and s.accepts(2.3 * 1.25) and s.accepts(250 / 1.25)
+    assert not s.accepts(6.0) and not s.accepts(100.0)  # between the groups: neither saw it
+    assert InputSize.from_dict(s.to_dict()) == s
+    assert "groups" not in input_size_of([1.0, 1.9, 3.0]).to_dict()  # gaps under 2x: one range
+    mesh = icosphere(1, seed=0)
+    d = diagonal(mesh.vertices)
+    for size, target in ((6.0, 2.05), (30.0, 300.0), (1000.0, 300.0), (0.1, 2.05)):
+        scaled, words = fit_size(Mesh(mesh.vertices * size / d, mesh.faces), s)
+        assert diagonal(scaled.vertices) == pytest.approx(target)
+        assert "nearest of the training meshes' sizes (1.6-2.3, 250-327)" in words
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        [
+            {"low": 1, "median": 1, "high": 3, "meshes": 1},
+            {"low": 2, "median": 5, "high": 9, "meshes": 1},
+        ],  # overlap
+        [
+            {"low": 5, "median": 5, "high": 9, "meshes": 1},
+            {"low": 1, "median": 1, "high": 2, "meshes": 1},
+        ],  # order
+        [{"low": 1, "median": 1, "high": 2, "meshes": 1}],  # one group
+        [
+            {"low": 1, "median": 1, "high": 2, "meshes": 1},
+            {"low": 5, "median": 5, "high": 8, "meshes": 1},
+        ],  # short
+        [
+            {"low": 1, "median": 1, "high": 2, "meshes": 1, "groups": []},
+            {"low": 5, "median": 5, "high": 9, "meshes": 1},
+        ],
+        [{"low": 1, "median": 1, "high": 2, "meshes": 1}] * 40,
+        "1-2, 5-9",
+    ],
+)
+def test_hostile_size_groups_are_refused(tmp_path, groups):
+    raw = {"low": 1, "median": 2, "high": 9, "meshes": 2, "groups": groups}
+    with pytest.raises(ValueError):
+        InputSize.from_dict(raw)
+    with pytest.raises(CheckpointError, match="input_size entry is malformed"):
+        load_model(_model_file(tmp_path, raw), device="cpu")
+
+
+def test_shared_size_of_grouped_sizes_keeps_what_every_model_saw():
+    body = input_size_of([1.6, 2.0, 2.3, 250.0, 300.0, 327.0])
+    small = input_size_of([1.8, 2.0, 2.2])
+    s = shared_size([body, small])
+    assert not s.groups and (s.low, s.high) == (1.8, 2.2)
+    both = shared_size([body, input_size_of([2.0, 2.2, 2.4, 280.0, 400.0])])
+    assert [(g.low, g.high) for g in both.groups] == [(2.0, 2.3), (280.0, 327.0)]
+    assert not both.accepts(30.0) and both.accepts(2.1) and both.accepts(300.0)
+    with pytest.raises(MeshError, match="different sizes"):
+        shared_size([body, input_size_of([20.0, 30.0])])

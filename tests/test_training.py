@@ -467,3 +467,92 @@ def test_snapshots_added_on_resume_say_which_epochs_were_passed(cls_root, tmp_pa
     train(later, resume=True, progress=False)
     assert "no snapshot for epochs [1]: the run had passed them" in capsys.readouterr().out
     assert sorted(p.name for p in out.glob("snapshot_*.pt")) == ["snapshot_e003.pt"]
+
+
+# ---------------------------------------------------------------- part names
+
+
+def test_part_names_name_a_segmenters_label_values(seg_root, tmp_path, capsys):
+    from meshcnn_core.inference import record
+    from meshcnn_core.mesh.io import load_mesh
+    from meshcnn_core.train import load_warm_start, model_config
+
+    out = tmp_path / "named"
+    cfg = _cfg(
+        seg_root, out, tmp_path / "cache", SEG_MODEL, niter=1, niter_decay=0, part_names=["left", "right"]
+    )
+    train(cfg, progress=False)
+    ck = torch.load(out / "last.pt", weights_only=True)
+    assert ck["class_names"] == ["left", "right"] and ck["metadata"]["label_values"] == ["1", "2"]
+    shipped = tmp_path / "named.pt"
+    export(out / "best.pt", shipped)
+    model = load_model(shipped)
+    assert model.class_names == ["left", "right"] and model.label_values == ["1", "2"]
+    rec = record(model, load_mesh(seg_root / "test" / "t100.obj"))
+    assert rec.class_names == ["left", "right"] and rec.label_values == ["1", "2"]
+    capsys.readouterr()
+    assert (
+        evaluate_main(
+            ["--model", str(shipped), "--data", str(seg_root), "--cache-dir", str(tmp_path / "cache")]
+        )
+        == 0
+    )
+    header = capsys.readouterr().out.splitlines()[-3].split()
+    assert header == ["left", "right"]
+    # a segmenter's parts only need to be as many: a warm start ignores what they are called
+    assert load_warm_start(str(shipped), model_config("segmentation", 2, SEG_MODEL), ["1", "2"])
+    with pytest.raises(ValueError, match="another network config"):  # another number of parts
+        load_warm_start(str(shipped), model_config("segmentation", 3, SEG_MODEL), ["1", "2", "3"])
+
+
+def test_part_names_that_do_not_fit(seg_root, cls_root, tmp_path, capsys):
+    cfg = _cfg(seg_root, tmp_path / "o", tmp_path / "cache", SEG_MODEL, niter=1, niter_decay=0)
+    cfg.part_names = ["a", "b", "c"]
+    line = _main_error([_write_config(tmp_path / "c.json", cfg), "--no-progress"], capsys)
+    assert "part_names has 3 names but the data set has 2 label values (1, 2)" in line
+    cfg = _cfg(cls_root, tmp_path / "o", tmp_path / "cache", CLS_MODEL, niter=1, niter_decay=0)
+    cfg.part_names = ["a", "b"]
+    line = _main_error([_write_config(tmp_path / "c.json", cfg), "--no-progress"], capsys)
+    assert "drop part_names" in line
+    raw = json.loads(_write_config(tmp_path / "c.json", cfg) and (tmp_path / "c.json").read_text())
+    raw["part_names"] = "a,b"
+    (tmp_path / "c.json").write_text(json.dumps(raw))
+    line = _main_error([str(tmp_path / "c.json"), "--no-progress"], capsys)
+    assert "part_names must be a list of non-empty names" in line
+    assert not (tmp_path / "o" / "last.pt").exists()
+
+
+def test_export_renames_the_parts_of_a_shipped_segmenter(seg_root, cls_root, tmp_path, capsys):
+    from meshcnn_core.train import main
+
+    train(
+        _cfg(seg_root, tmp_path / "s", tmp_path / "cache", SEG_MODEL, niter=2, niter_decay=0), progress=False
+    )
+    shipped, renamed = tmp_path / "seg.pt", tmp_path / "seg_named.pt"
+    export(tmp_path / "s" / "best.pt", shipped)
+    capsys.readouterr()
+    assert main(["export", str(shipped), str(renamed), "--part-names", "left, right"]) == 0
+    before, after = torch.load(shipped, weights_only=True), torch.load(renamed, weights_only=True)
+    assert after["class_names"] == ["left", "right"] and after["metadata"]["label_values"] == ["1", "2"]
+    assert (
+        after["metadata"]["history"] == before["metadata"]["history"]
+        and len(before["metadata"]["history"]) == 2
+    )
+    assert after["metadata"]["best_test_acc"] == before["metadata"]["best_test_acc"]
+    assert all(torch.equal(before["model"][k], after["model"][k]) for k in before["model"])
+    # renaming again keeps the original label values
+    assert main(["export", str(renamed), str(renamed), "--part-names", "l,r"]) == 0
+    assert torch.load(renamed, weights_only=True)["metadata"]["label_values"] == ["1", "2"]
+    line = _main_error(["export", str(shipped), str(tmp_path / "x.pt"), "--part-names", "a,b,c"], capsys)
+    assert "3 part names for a segmenter with 2 parts (1, 2)" in line
+    train(
+        _cfg(cls_root, tmp_path / "c", tmp_path / "cache", CLS_MODEL, niter=1, niter_decay=0), progress=False
+    )
+    line = _main_error(
+        ["export", str(tmp_path / "c" / "best.pt"), str(tmp_path / "x.pt"), "--part-names", "a,b"], capsys
+    )
+    assert "part names are for segmenters" in line
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    line = _main_error(["export", str(tmp_path / "junk.pt"), str(tmp_path / "x.pt")], capsys)
+    assert "junk.pt" in line
+    assert not (tmp_path / "x.pt").exists()

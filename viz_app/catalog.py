@@ -21,14 +21,15 @@ from __future__ import annotations
 import os
 import re
 import sys
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from meshcnn_core.data.eseg import read_eseg
 from meshcnn_core.data.vases import HANDLE_LABEL, NECK_LABEL
+from meshcnn_core.errors import MeshError
 from meshcnn_core.mesh.io import MESH_SUFFIXES
 
 __all__ = [
@@ -249,29 +250,12 @@ def resolve_mesh_key(key: str, samples: list[MeshEntry], dataset: DatasetListing
     return next((m for m in pool if m.key == key), None)
 
 
-#: Bytes per row an ``.eseg`` file may take (``"1\n"`` is 2; MeshCNN writes small whole numbers).
-_ESEG_ROW_BYTES = 32
-
-
 def _read_eseg(path: Path, num_edges: int) -> np.ndarray | None:
-    """``(E,)`` int64 label values of an ``.eseg`` file, or None.
-
-    None when the file cannot be read, has not ``num_edges`` rows, or holds other than whole numbers
-    of a sane size; a file far larger than ``num_edges`` rows need is not read at all.
-    """
+    """``(E,)`` int64 label values of an ``.eseg`` file, or None when :func:`read_eseg` refuses it."""
     try:
-        if path.stat().st_size > _ESEG_ROW_BYTES * max(num_edges, 1):
-            return None
-        with warnings.catch_warnings():  # an empty file: no rows (a length mismatch below), not a warning
-            warnings.simplefilter("ignore", UserWarning)
-            values = np.loadtxt(path, dtype=np.float64, ndmin=1).reshape(-1)
-    except (OSError, ValueError):
+        return read_eseg(path, num_edges)
+    except MeshError:
         return None
-    if len(values) != num_edges or not np.isfinite(values).all():
-        return None
-    if (np.abs(values) > 2**31 - 1).any() or (values != np.round(values)).any():
-        return None
-    return values.astype(np.int64)
 
 
 def ground_truth(
@@ -281,12 +265,12 @@ def ground_truth(
 
     Classification: the index of the class folder's name in ``class_names``. Segmentation: ``(E,)``
     int64 per-edge labels from the ``.eseg`` file, mapped through ``class_names`` (MeshCNN stores label
-    values such as ``1..4``; the model's class names are those values as strings). None when the file
-    is missing, does not have ``num_edges`` rows, or holds values the model does not know.
+    values such as ``1..4``: pass the model's ``label_values``). None when the file is missing, does
+    not have ``num_edges`` rows, or holds values the model does not know.
 
     Args:
         entry: the listed mesh.
-        class_names: the model's class names.
+        class_names: the model's class names (classification) or label values (segmentation).
         num_edges: the input edges of the recording (an ``.eseg`` file must have as many rows).
         task: the model's task when known. For ``"classification"`` an ``.eseg`` file is never used
             (it holds part labels, not the model's classes); for ``"segmentation"`` a class folder is not.

@@ -18,6 +18,7 @@ from meshcnn_core.recording import Recording
 from .stages import pooled_levels, short_stage_label, stage_label
 
 __all__ = [
+    "part_label",
     "QUANTITIES",
     "SCALED",
     "KEPT_CATEGORIES",
@@ -143,6 +144,11 @@ def _continuous(
     if hi <= lo:
         hi = lo + 1.0
     return EdgeColoring(v, title, scale or pcolors.get_colorscale("Viridis"), lo, hi, fixed=fixed)
+
+
+def part_label(name: str) -> str:
+    """How a segmenter's part is written: ``part 3`` for a bare label value, else its name (``head``)."""
+    return f"part {name}" if str(name).strip().lstrip("-").isdigit() else str(name)
 
 
 def categorical(values: np.ndarray, names: list[str], title: str, colors=None) -> EdgeColoring:

@@ -116,7 +116,7 @@ def part_survival_figure(
 
     Shapes: survival ``(P, K)``.
     """
-    from .colorings import LABEL_COLORS
+    from .colorings import LABEL_COLORS, part_label
 
     fig = go.Figure(
         [
@@ -124,7 +124,7 @@ def part_survival_figure(
                 x=stages,
                 y=100 * np.asarray(survival[i]),
                 mode="lines+markers",
-                name=f"part {p}",
+                name=part_label(p),
                 line=dict(width=3, color=LABEL_COLORS[i % len(LABEL_COLORS)]),
             )
             for i, p in enumerate(parts)

@@ -28,6 +28,7 @@ from meshcnn_core.analysis.explain import (
 from meshcnn_core.analysis.model_diff import ModelDiff, compare_recordings
 from meshcnn_core.recording import Recording
 
+from .colorings import part_label
 from .comparison import stage_overlaps
 from .stages import short_stage_label
 
@@ -124,7 +125,7 @@ def target_options(rec: Recording) -> list[TargetOption]:
     counts = np.bincount(rec.prediction, minlength=len(names))
     order = np.argsort(-counts, kind="stable")
     return [
-        TargetOption(int(i), names[i], f"part {names[i]} ({int(counts[i])} edges)")
+        TargetOption(int(i), names[i], f"{part_label(names[i])} ({int(counts[i])} edges)")
         for i in order
         if counts[i]
     ]

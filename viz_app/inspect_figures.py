@@ -18,6 +18,7 @@ from meshcnn_core.inspection.conv_explain import ConvExplanation
 from meshcnn_core.inspection.replay import Replay
 from meshcnn_core.recording import Recording
 
+from .colorings import part_label
 from .figures import default_camera, line_arrays
 from .inspect_service import REPLAY_CATEGORIES, EdgeFocus, replay_categories
 
@@ -558,7 +559,7 @@ def labels_figure(
     """The input mesh with each edge colored by its predicted part (a legend entry per part)."""
     names = rec.class_names
     marks = [
-        Highlight(np.flatnonzero(labels == i), f"part {n}", PART_COLORS[i % len(PART_COLORS)], 5.0)
+        Highlight(np.flatnonzero(labels == i), part_label(n), PART_COLORS[i % len(PART_COLORS)], 5.0)
         for i, n in enumerate(names)
     ]
     return mesh_figure(

@@ -491,4 +491,5 @@ def survey(
     finally:
         if fh is not None:
             fh.close()
-    return aggregate(info.task, info.class_names, results, split, model.name, str(root))
+    names = model.class_names if info.task == "segmentation" else info.class_names  # a segmenter's part names
+    return aggregate(info.task, names, results, split, model.name, str(root))

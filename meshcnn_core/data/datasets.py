@@ -35,6 +35,7 @@ from ..mesh.features import extract_features, normalize_features
 from ..mesh.io import load_mesh
 from ..mesh.topology import MeshTopology, build_topology
 from .augment import AUGMENT_VERSION, AugmentConfig, augment
+from .eseg import mesh_labels
 
 __all__ = [
     "DatasetInfo",
@@ -270,15 +271,7 @@ class MeshDataset(torch.utils.data.Dataset):
     def _seg_labels(self, path: Path, num_edges: int) -> tuple[np.ndarray, np.ndarray]:
         root, nc = self.info.root, self.info.nclasses
         seg = root / "seg" / f"{path.stem}.eseg"
-        if not seg.is_file():
-            raise MeshError(f"{path.name}: no label file seg/{path.stem}.eseg")
-        try:
-            hard = (
-                np.loadtxt(seg, dtype=np.float64, ndmin=1).reshape(-1).astype(np.int64)
-                - self.info.label_offset
-            )
-        except ValueError:
-            raise MeshError(f"seg/{seg.name}: not a list of numbers, one label per edge") from None
+        hard = mesh_labels(root, path) - self.info.label_offset
         if len(hard) != num_edges:
             raise MeshError(
                 f"seg/{seg.name} has {len(hard)} labels but {self.split}/{path.name} has {num_edges} "

@@ -50,6 +50,7 @@ import numpy as np
 from ..errors import MeshCNNError
 from ..mesh.io import load_mesh
 from ..mesh.topology import build_topology
+from .eseg import mesh_labels
 
 __all__ = ["HANDLE_LABEL", "NECK_LABEL", "TASKS", "PartStats", "part_statistics", "derive_vase_tasks", "main"]
 
@@ -86,13 +87,6 @@ def _meshes(src: Path) -> list[tuple[str, Path]]:
     return [(split, p) for split in ("train", "test") for p in sorted((src / split).glob("*.obj"))]
 
 
-def _labels(src: Path, path: Path) -> np.ndarray:
-    seg = src / "seg" / f"{path.stem}.eseg"
-    if not seg.is_file():
-        raise MeshCNNError(f"{path.name}: no part labels seg/{seg.name}")
-    return np.loadtxt(seg, dtype=np.float64).reshape(-1).astype(np.int64)
-
-
 def part_statistics(src: str | os.PathLike, labels: tuple[int, ...] = (1, 2, 3, 4)) -> list[PartStats]:
     """Measure where each part label lies on the vases of ``src`` (MeshCNN's segmentation layout)."""
     src = Path(src)
@@ -100,7 +94,7 @@ def part_statistics(src: str | os.PathLike, labels: tuple[int, ...] = (1, 2, 3, 
     for _, path in _meshes(src):
         mesh = load_mesh(path)
         topo, kept, _ = build_topology(mesh.vertices, mesh.faces)
-        lab = _labels(src, path)
+        lab = mesh_labels(src, path)
         if len(lab) != topo.num_edges:
             raise MeshCNNError(f"{path.name}: {len(lab)} labels for {topo.num_edges} edges")
         v = mesh.vertices
@@ -150,7 +144,7 @@ def derive_vase_tasks(src: str | os.PathLike, out: str | os.PathLike) -> dict[st
         root = out / task
         shutil.rmtree(root, ignore_errors=True)
         for split, path in items:
-            has = bool((_labels(src, path) == label).any())
+            has = bool((mesh_labels(src, path) == label).any())
             folder = root / (part if has else f"no_{part}") / split
             folder.mkdir(parents=True, exist_ok=True)
             _link(path, folder / path.name)

@@ -18,6 +18,7 @@ from viz_app.colorings import (
     SCALED,
     ColorChoice,
     edge_coloring,
+    part_label,
     quantities_for,
 )
 from viz_app.mesh_view import mesh_view
@@ -83,7 +84,7 @@ def _truth(rec, result, choice):
     # a data-set mesh, or a sample with an .eseg file beside it, whose edges went in as they are
     if choice.entry is None or not result.keeps_edges:
         return None
-    return ground_truth(choice.entry, rec.class_names, rec.num_input_edges, task=rec.task)
+    return ground_truth(choice.entry, rec.label_values, rec.num_input_edges, task=rec.task)
 
 
 def _prediction(rec, truth, color: str, on_dataset: bool) -> None:
@@ -107,7 +108,8 @@ def _prediction(rec, truth, color: str, on_dataset: bool) -> None:
         st.caption(f"share of edges labelled right; area-weighted: {100 * acc.area:.1f}%")
     elif on_dataset:
         st.caption("No ground truth: the mesh was changed to fit the model, or its .eseg file is missing.")
-    st.markdown("Edges per predicted part:\n" + "\n".join(f"- part {n}: {c}" for n, c in counts.items()))
+    rows = "\n".join(f"- {part_label(n)}: {c}" for n, c in counts.items())
+    st.markdown("Edges per predicted part:\n" + rows)
     hints = []
     if color != "label":
         hints.append("To see the parts, color the edges by **Predicted label**.")

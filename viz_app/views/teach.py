@@ -19,6 +19,7 @@ from viz_app import inspect_ui as iui
 from viz_app import lesson_service as lsvc
 from viz_app import service as svc
 from viz_app.catalog import list_models, list_sample_meshes
+from viz_app.colorings import part_label
 from viz_app.figures import prediction_figure
 from viz_app.pick_view import pick_view
 from viz_app.stages import pooled_levels, stage_label
@@ -316,9 +317,11 @@ def _step_unpool(rec, edge: int, group: str) -> None:
         st.markdown(f"Edges, stage by stage back up: **{counts}**.")
         st.markdown(f"**Predicted parts** ({len(rec.class_names)} possible):")
         st.markdown(
-            "\n".join(f"- part {n}: {int((pred == i).sum())} edges" for i, n in enumerate(rec.class_names))
+            "\n".join(
+                f"- {part_label(n)}: {int((pred == i).sum())} edges" for i, n in enumerate(rec.class_names)
+            )
         )
-        st.metric(f"Edge {edge}", f"part {rec.class_names[int(pred[edge])]}")
+        st.metric(f"Edge {edge}", part_label(rec.class_names[int(pred[edge])]))
 
 
 def _step_result(rec) -> None:
