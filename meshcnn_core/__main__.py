@@ -222,7 +222,8 @@ def _cmd_survey(args: argparse.Namespace) -> int:
     import hashlib
     import json
 
-    from .analysis.survey import report_regions_text, report_table_csv, survey
+    from .analysis.survey import report_regions_text, report_table_csv
+    from .analysis.survey_run import survey
     from .checkpoint import load_model
     from .data.datasets import default_cache_dir
 

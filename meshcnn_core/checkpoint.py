@@ -87,7 +87,7 @@ class LoadedModel:
         ``metadata["label_values"]``; otherwise its class names are the values. A classifier's are
         its class names.
         """
-        return label_values(self.metadata, self.class_names)
+        return label_values(self.metadata, self.class_names, self.task)
 
 
 

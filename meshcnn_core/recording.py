@@ -132,7 +132,7 @@ class Recording:
     @property
     def label_values(self) -> list[str]:
         """The ``.eseg`` label value of each class (a segmenter with named parts), else its names."""
-        return label_values(self.meta, self.class_names)
+        return label_values(self.meta, self.class_names, self.task)
 
     @property
     def format_version(self) -> int:
@@ -294,9 +294,13 @@ def load_recording(path: str | os.PathLike) -> Recording:
     return Recording(arrays)
 
 
-def label_values(metadata: dict, class_names: list[str]) -> list[str]:
-    """``metadata["label_values"]`` when it is one string per class, else ``class_names``."""
-    values = metadata.get("label_values") if isinstance(metadata, dict) else None
+def label_values(metadata: dict, class_names: list[str], task: str) -> list[str]:
+    """The ``.eseg`` label value of each class of a model or recording.
+
+    A segmenter's ``metadata["label_values"]`` when that is one distinct string per class, else
+    ``class_names``; a classifier's classes are its class names (its metadata is not consulted).
+    """
+    values = metadata.get("label_values") if isinstance(metadata, dict) and task == "segmentation" else None
     ok = isinstance(values, list) and len(values) == len(class_names)
-    ok = ok and all(isinstance(v, str) for v in values)
+    ok = ok and all(isinstance(v, str) for v in values) and len(set(values)) == len(values)
     return list(values) if ok else list(class_names)

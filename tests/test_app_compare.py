@@ -328,3 +328,25 @@ def test_stage_browser_uses_a_samples_eseg_for_segmenters_only(env, tmp_path, mo
     at.selectbox(key="model").set_value(A).run()  # a classifier: part labels are not its classes
     assert_clean(at)
     assert not truth & set(at.selectbox(key="color").options)
+
+
+def test_a_segmenter_with_named_parts_finds_its_ground_truth_by_label_value(env, tmp_path, monkeypatch):
+    from meshcnn_core.train import export
+
+    samples, ckpts = tmp_path / "samples", tmp_path / "checkpoints"
+    shutil.copytree(env["samples"], samples)
+    ckpts.mkdir()
+    export(env["checkpoints"] / "c_segmenter.pt", ckpts / "named.pt", part_names=["top", "middle", "bottom"])
+    labels = seg_labels(load_mesh(samples / "torus_480.obj"))  # .eseg values 1..3
+    np.savetxt(samples / "torus_480.eseg", labels, fmt="%d")
+    monkeypatch.setenv("MESHCNN_SAMPLES", str(samples))
+    monkeypatch.setenv("MESHCNN_CHECKPOINTS", str(ckpts))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"model": "shipped:named.pt", "mesh": "sample:torus_480.obj", "color": "truth"})
+    at.run()
+    assert_clean(at)
+    rec = _recording(ckpts / "named.pt", samples / "torus_480.obj")
+    assert rec.class_names == ["top", "middle", "bottom"] and rec.label_values == ["1", "2", "3"]
+    acc = 100 * float((rec.prediction == labels - 1).mean())
+    assert dict((m.label, m.value) for m in at.metric)["Accuracy vs ground truth"] == f"{acc:.1f}%"
+    assert any(line.startswith("- top: ") for m in at.markdown for line in m.value.splitlines())

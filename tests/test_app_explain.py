@@ -9,9 +9,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import meshcnn_core.analysis.survey as survey_mod
+import meshcnn_core.analysis.survey_run as survey_mod
 from meshcnn_core import load_mesh
-from meshcnn_core.analysis.survey import model_fingerprint
+from meshcnn_core.analysis.survey_run import model_fingerprint
 from tests.app_fixtures import CLASSES, make_app_tree
 from tests.test_app_pages import (
     APP,

@@ -49,3 +49,35 @@ def test_a_data_set_mesh_without_labels(tmp_path):
         mesh_labels(tmp_path, tmp_path / "train" / "m.obj")
     (tmp_path / "seg" / "m.eseg").write_text("2\n1\n")
     assert mesh_labels(tmp_path, tmp_path / "train" / "m.obj", 2).tolist() == [2, 1]
+
+
+def _seg_set(root, eseg: str, seseg: str | None = None):
+    """A one-mesh segmentation set (a tetrahedron: 6 edges) with these label files."""
+    from meshcnn_core.mesh.io import write_obj
+
+    from .meshes import tetrahedron
+
+    for d in ("train", "test", "seg", "sseg"):
+        (root / d).mkdir(parents=True)
+    write_obj(root / "train" / "m.obj", tetrahedron())
+    (root / "seg" / "m.eseg").write_text(eseg)
+    if seseg is not None:
+        (root / "sseg" / "m.seseg").write_text(seseg)
+    return root
+
+
+def test_data_set_label_files_that_are_broken(tmp_path):
+    from meshcnn_core.data.datasets import MeshDataset, scan_dataset
+
+    with pytest.raises(MeshError, match="m.eseg: not a list of numbers"):
+        scan_dataset(_seg_set(tmp_path / "a", "1\nhead\n1\n2\n2\n2\n"))  # no classes.txt: values read here
+    ok = scan_dataset(_seg_set(tmp_path / "b", "1\n1\n1\n2\n2\n2\n", "1 0\n1 0\n1 0\n0 1\n0 1\n"))
+    assert ok.class_names == ["1", "2"]
+    with pytest.raises(MeshError, match=r"m.seseg: 5 rows of 2 soft labels, expected 6 rows"):
+        MeshDataset(ok, "train")[0]
+    bad = scan_dataset(_seg_set(tmp_path / "c", "1\n1\n1\n2\n2\n2\n", "1 0\n1 x\n1 0\n0 1\n0 1\n0 1\n"))
+    with pytest.raises(MeshError, match="m.seseg: not rows of numbers"):
+        MeshDataset(bad, "train")[0]
+    good = scan_dataset(_seg_set(tmp_path / "d", "1\n1\n1\n2\n2\n2\n", "1 0\n1 0\n1 1\n0 1\n0 1\n0 1\n"))
+    sample = MeshDataset(good, "train")[0]
+    assert sample.label.tolist() == [0, 0, 0, 1, 1, 1] and sample.soft[2].tolist() == [1, 1]

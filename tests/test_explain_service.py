@@ -6,6 +6,7 @@ or against a direct computation from the recording's merge groups.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -15,7 +16,8 @@ from scipy.stats import spearmanr
 from meshcnn_core import load_mesh
 from meshcnn_core.analysis.explain import DeletionCurve, edge_attribution, resolve_target
 from meshcnn_core.analysis.model_diff import Divergence, ModelDiff
-from meshcnn_core.analysis.survey import MeshSurvey, aggregate, report_table_csv, survey
+from meshcnn_core.analysis.survey import MeshSurvey, aggregate, report_table_csv
+from meshcnn_core.analysis.survey_run import survey
 from meshcnn_core.mesh.io import write_obj
 from tests.meshes import icosphere, torus
 from viz_app import colorings, explain_figures, figures
@@ -363,6 +365,13 @@ def test_part_table_by_hand():
 def test_check_dataset(tree, models, tmp_path):
     seg = dsvc.scan(tree["segdata"])
     assert dsvc.check_dataset(models["c_segmenter"], seg).problem is None
+    # a segmenter with named parts matches the data set by its label values, not its names
+    values = list(seg.class_names)
+    words = [f"region {v}" for v in values]
+    named = dataclasses.replace(models["c_segmenter"], class_names=words, metadata={"label_values": values})
+    assert dsvc.check_dataset(named, seg).note is None
+    other = dataclasses.replace(named, metadata={"label_values": [str(int(v) + 5) for v in values]})
+    assert "part label values" in dsvc.check_dataset(other, seg).note
     assert (
         "segmentation data set, but a_classifier is a classification model"
         in dsvc.check_dataset(models["a_classifier"], seg).problem

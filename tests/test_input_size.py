@@ -243,3 +243,13 @@ def test_shared_size_of_grouped_sizes_keeps_what_every_model_saw():
     assert not both.accepts(30.0) and both.accepts(2.1) and both.accepts(300.0)
     with pytest.raises(MeshError, match="different sizes"):
         shared_size([body, input_size_of([20.0, 30.0])])
+    assert shared_size([None, body]) is body  # one model: its own size, groups and median as they are
+    # two (hostile) sizes of 16 interleaved groups each overlap in 31 ranges: too many, said in words
+    def grouped(ranges):
+        groups = tuple(InputSize(lo, lo, hi, 1) for lo, hi in ranges)
+        return InputSize(ranges[0][0], ranges[0][0], ranges[-1][1], 16, groups)
+
+    a = grouped([(10 * k + 1.0, 10 * k + 2.0) for k in range(16)])
+    b = grouped([(10 * k + 1.5, 10 * k + 11.2) for k in range(16)])
+    with pytest.raises(MeshError, match="overlap in 31 separate ranges"):
+        shared_size([a, b])

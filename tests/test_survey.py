@@ -12,6 +12,7 @@ import torch
 
 from meshcnn_core import ClassifierConfig, MeshCNNError, SegmenterConfig, build_topology, load_mesh
 from meshcnn_core.__main__ import main
+from meshcnn_core.analysis.dihedral import DIHEDRAL_BINS_DEG, dihedral_angles, dihedral_bin_counts
 from meshcnn_core.analysis.regions import (
     REGION_NAMES,
     geodesic_eccentricity,
@@ -20,17 +21,13 @@ from meshcnn_core.analysis.regions import (
     region_stats,
 )
 from meshcnn_core.analysis.survey import (
-    CACHE_VERSION,
-    DIHEDRAL_BINS_DEG,
     MeshSurvey,
-    _bin_counts,
     aggregate,
-    dihedral_angles,
     report_regions_text,
     report_table_csv,
     summarize_recording,
-    survey,
 )
+from meshcnn_core.analysis.survey_run import CACHE_VERSION, survey
 from meshcnn_core.checkpoint import build_model, checkpoint_dict, load_model, save_checkpoint
 from meshcnn_core.inference import record
 from meshcnn_core.mesh.io import write_obj
@@ -88,7 +85,7 @@ def _fake(task, class_names, logits, edge_ids, kinds, geometry=None):
 
 def test_dihedral_bins_sharp_to_flat():
     assert DIHEDRAL_BINS_DEG[0] == 0 and DIHEDRAL_BINS_DEG[-1] == 180
-    counts = _bin_counts(np.radians([100.0, 130.0, 160.0, 170.0, 179.0, 180.0, 119.99]))
+    counts = dihedral_bin_counts(np.radians([100.0, 130.0, 160.0, 170.0, 179.0, 180.0, 119.99]))
     assert counts.tolist() == [2, 1, 1, 1, 2]
 
 
@@ -418,7 +415,7 @@ def test_survey_classification_folder_with_cache_and_resume(tmp_path, monkeypatc
     ecc = geodesic_eccentricity(rec.input_vertices, rec.input_faces, rec.input_edges)
     assert first.region_kept.tolist() == region_counts(ecc[rec.stage(2).edge_ids]).tolist()
     # resume: every entry comes from the cache
-    monkeypatch.setattr("meshcnn_core.analysis.survey.record", lambda *a: pytest.fail("recorded again"))
+    monkeypatch.setattr("meshcnn_core.analysis.survey_run.record", lambda *a: pytest.fail("recorded again"))
     again = survey(model, root, cache=cache)
     assert json.dumps(again.to_dict()) == json.dumps(r.to_dict())
     # a line cut short by an interruption: only that mesh is run again
@@ -426,11 +423,11 @@ def test_survey_classification_folder_with_cache_and_resume(tmp_path, monkeypatc
     cache.write_text("\n".join(lines[:-1] + [lines[-1][:20]]) + "\n")
     monkeypatch.undo()
     seen = []
-    import meshcnn_core.analysis.survey as sv
+    import meshcnn_core.analysis.survey_run as sv
 
     real = sv.record
     monkeypatch.setattr(
-        "meshcnn_core.analysis.survey.record", lambda m, mesh: seen.append(mesh.name) or real(m, mesh)
+        "meshcnn_core.analysis.survey_run.record", lambda m, mesh: seen.append(mesh.name) or real(m, mesh)
     )
     third = survey(model, root, cache=cache)
     assert len(seen) == 1 and json.dumps(third.to_dict()) == json.dumps(r.to_dict())
@@ -452,7 +449,7 @@ def test_survey_does_not_reuse_a_cache_from_before_the_region_counts(tmp_path, m
     lines[0]["cache_version"] = 1  # a cache written before the survey counted regions
     old = [{k: v for k, v in d.items() if not k.startswith("region")} for d in lines[1:]]
     cache.write_text("\n".join(json.dumps(d) for d in [lines[0], *old]) + "\n")
-    import meshcnn_core.analysis.survey as sv
+    import meshcnn_core.analysis.survey_run as sv
 
     seen, real = [], sv.record
     monkeypatch.setattr(sv, "record", lambda m, mesh: seen.append(mesh.name) or real(m, mesh))

@@ -404,7 +404,7 @@ def test_label_files_that_do_not_match_the_meshes(seg_root, tmp_path, capsys):
     eseg.write_text("\n".join(eseg.read_text().split()[:-5]) + "\n")
     cfg = _cfg(bad, tmp_path / "o", tmp_path / "cache", SEG_MODEL, niter=1, niter_decay=0)
     line = _main_error([_write_config(tmp_path / "c.json", cfg), "--no-progress"], capsys)
-    assert "seg/t101.eseg has 115 labels but test/t101.obj has 120 edges" in line and "do not match" in line
+    assert "t101.eseg has 115 labels but test/t101.obj has 120 edges" in line and "does not match" in line
     assert not (tmp_path / "o" / "last.pt").exists()
 
 
@@ -503,6 +503,8 @@ def test_part_names_name_a_segmenters_label_values(seg_root, tmp_path, capsys):
     assert load_warm_start(str(shipped), model_config("segmentation", 2, SEG_MODEL), ["1", "2"])
     with pytest.raises(ValueError, match="another network config"):  # another number of parts
         load_warm_start(str(shipped), model_config("segmentation", 3, SEG_MODEL), ["1", "2", "3"])
+    with pytest.raises(ValueError, match=r"part label values \['1', '2'\], the data set \['0', '1'\]"):
+        load_warm_start(str(shipped), model_config("segmentation", 2, SEG_MODEL), ["0", "1"])  # other labels
 
 
 def test_part_names_that_do_not_fit(seg_root, cls_root, tmp_path, capsys):
@@ -514,7 +516,11 @@ def test_part_names_that_do_not_fit(seg_root, cls_root, tmp_path, capsys):
     cfg.part_names = ["a", "b"]
     line = _main_error([_write_config(tmp_path / "c.json", cfg), "--no-progress"], capsys)
     assert "drop part_names" in line
+    cfg = _cfg(seg_root, tmp_path / "o", tmp_path / "cache", SEG_MODEL, niter=1, niter_decay=0)
     raw = json.loads(_write_config(tmp_path / "c.json", cfg) and (tmp_path / "c.json").read_text())
+    raw["part_names"] = ["arm", "arm "]
+    (tmp_path / "c.json").write_text(json.dumps(raw))
+    assert "part_names must be distinct" in _main_error([str(tmp_path / "c.json"), "--no-progress"], capsys)
     raw["part_names"] = "a,b"
     (tmp_path / "c.json").write_text(json.dumps(raw))
     line = _main_error([str(tmp_path / "c.json"), "--no-progress"], capsys)
@@ -545,6 +551,8 @@ def test_export_renames_the_parts_of_a_shipped_segmenter(seg_root, cls_root, tmp
     assert torch.load(renamed, weights_only=True)["metadata"]["label_values"] == ["1", "2"]
     line = _main_error(["export", str(shipped), str(tmp_path / "x.pt"), "--part-names", "a,b,c"], capsys)
     assert "3 part names for a segmenter with 2 parts (1, 2)" in line
+    line = _main_error(["export", str(shipped), str(tmp_path / "x.pt"), "--part-names", "a,a"], capsys)
+    assert "one distinct, non-empty name per part" in line
     train(
         _cfg(cls_root, tmp_path / "c", tmp_path / "cache", CLS_MODEL, niter=1, niter_decay=0), progress=False
     )

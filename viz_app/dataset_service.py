@@ -1,6 +1,6 @@
 """What the data-set page asks for, as plain functions (no Streamlit, no Plotly).
 
-The survey itself is :func:`meshcnn_core.analysis.survey.survey` (the code behind ``python -m meshcnn_core
+The survey itself is :func:`meshcnn_core.analysis.survey_run.survey` (the code behind ``python -m meshcnn_core
 survey``); this module checks that a model fits a data-set folder (:func:`check_dataset`), names the
 survey's resumable cache file (:func:`survey_cache_file`), keeps finished reports for every session
 (:class:`SurveyStore`) and turns a :class:`~meshcnn_core.analysis.survey.SurveyReport` into the page's tables,
@@ -103,10 +103,16 @@ def check_dataset(model: LoadedModel, info: DatasetInfo, split: str = "test") ->
         )
     elif not files:
         problem = f"the {split} split of {info.root.name} has no meshes"
-    elif list(model.class_names) != list(info.class_names):
+    elif model.task == "classification" and list(model.class_names) != list(info.class_names):
         note = (
             f"The model's class names ({', '.join(model.class_names[:4])}, …) differ from the data set's "
             f"({', '.join(info.class_names[:4])}, …); the report uses the data set's, matched by position."
+        )
+    elif model.task == "segmentation" and list(model.label_values) != list(info.class_names):
+        note = (  # a segmenter's names may be words; its label values are what must match
+            f"The model's part label values ({', '.join(model.label_values[:4])}, …) differ from the data "
+            f"set's ({', '.join(info.class_names[:4])}, …); the report matches them by position and uses "
+            "the model's part names."
         )
     stats = [(p.stat().st_mtime_ns, p.stat().st_size) for p in files if p.is_file()]
     stamp = f"{len(files)}:{max((s[0] for s in stats), default=0)}:{sum(s[1] for s in stats)}"

@@ -195,8 +195,8 @@ def _moves(delta: float) -> str:
 
 
 def probability_name(curve: DeletionCurve, task: str) -> str:
-    """``"P(snake)"``; segmenters: ``"P(part 2)"`` (the mean over the edges predicted as that part)."""
-    return f"P({curve.target_name})" if task == "classification" else f"P(part {curve.target_name})"
+    """``"P(snake)"``; segmenters: ``"P(part 2)"`` or ``"P(head)"`` (mean over the edges predicted as it)."""
+    return f"P({curve.target_name})" if task == "classification" else f"P({part_label(curve.target_name)})"
 
 
 def verdict(curve: DeletionCurve, task: str, fraction: float = CHECK_FRACTION) -> Verdict:

@@ -1,8 +1,8 @@
-"""What a model keeps across a data set: run it over a MeshCNN data-set folder and sum up.
+"""What a model keeps across a data set: per-mesh summaries and their sum over a split.
 
-:func:`survey` records every mesh of a split (the test split by default), reduces each recording
-to a small :class:`MeshSurvey` (:func:`summarize_recording`) and adds them up
-(:func:`aggregate`) into a :class:`SurveyReport`:
+Each recording of a data-set mesh is reduced to a small :class:`MeshSurvey`
+(:func:`summarize_recording`); :func:`aggregate` adds them up into a :class:`SurveyReport`
+(:func:`meshcnn_core.analysis.survey_run.survey` runs a model over a folder and does both):
 
 * classifiers: per class the accuracy, a confusion matrix, and which geometry survives: the share
   of the last stage's edges per dihedral-angle bin (sharp to flat) against the same share at the
@@ -15,31 +15,20 @@ to a small :class:`MeshSurvey` (:func:`summarize_recording`) and adds them up
 * segmenters: per ground-truth part the share of its input edges still an edge of their own at
   each stage (:meth:`Recording.survival_depth`), the per-part accuracy (share of the part's
   edges predicted as it) and the confusion matrix (edges, rows = truth).
-
-The per-mesh results go to a JSON-lines cache as they are made, so an interrupted survey resumes
-where it stopped; entries are keyed by the model's weights and the mesh file's bytes.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..checkpoint import LoadedModel
-from ..data.datasets import MeshDataset, scan_dataset
 from ..errors import MeshCNNError
-from ..inference import record
-from ..mesh.io import load_mesh
 from ..recording import Recording
+from .dihedral import DIHEDRAL_BINS_DEG, dihedral_angles, dihedral_bin_counts, dihedral_bin_labels
 from .regions import (
     REGION_BINS,
     REGION_NAMES,
@@ -51,58 +40,9 @@ from .regions import (
 )
 
 __all__ = [
-    "DIHEDRAL_BINS_DEG", "MeshSurvey", "SurveyReport", "summarize_recording", "aggregate", "survey",
-    "model_fingerprint", "report_table_csv", "report_regions_text", "dihedral_bin_labels", "dihedral_angles",
+    "DIHEDRAL_BINS_DEG", "MeshSurvey", "SurveyReport", "summarize_recording", "aggregate",
+    "report_table_csv", "report_regions_text", "dihedral_bin_labels", "dihedral_angles",
 ]
-
-#: Bin edges of the dihedral angle (degrees, 180 = flat), sharp to flat.
-DIHEDRAL_BINS_DEG = (0.0, 120.0, 150.0, 165.0, 175.0, 180.0)
-CACHE_VERSION = 2  # 2: per-mesh region counts
-
-Progress = Callable[[int, int, str], None]
-
-
-def dihedral_bin_labels() -> list[str]:
-    """Names of the dihedral-angle bins, sharp to flat."""
-    b = DIHEDRAL_BINS_DEG
-    return [f"{b[i]:g}-{b[i + 1]:g} deg" for i in range(len(b) - 1)]
-
-
-def dihedral_angles(vertices: np.ndarray, faces: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """The angle between the two faces of each edge (pi = flat), from unit face normals.
-
-    Faces are taken as oriented consistently; an edge with one face (a boundary) gets nan.
-
-    Shapes: vertices ``(V, 3)``, faces ``(F, 3)``, edges ``(E, 2)`` -> ``(E,)`` float64 radians.
-    """
-    v = np.asarray(vertices, dtype=np.float64)
-    f = np.asarray(faces, dtype=np.int64)
-    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # (F, 3)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        n = n / np.linalg.norm(n, axis=1, keepdims=True)
-    nv = len(v)
-    pairs = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])  # (3F, 2)
-    keys = pairs.min(1) * nv + pairs.max(1)  # (3F,)
-    owner = np.tile(np.arange(len(f)), 3)  # (3F,)
-    order = np.argsort(keys, kind="stable")
-    keys, owner = keys[order], owner[order]
-    e = np.asarray(edges, dtype=np.int64)
-    want = e.min(1) * nv + e.max(1)  # (E,)
-    first = np.searchsorted(keys, want)  # (E,)
-    second = np.minimum(first + 1, len(keys) - 1)
-    two = (second < len(keys)) & (keys[second] == want) & (second != first)
-    f1, f2 = owner[np.minimum(first, len(keys) - 1)], owner[second]
-    cos = np.clip(np.sum(n[f1] * n[f2], axis=1), -1.0, 1.0)
-    return np.where(two, np.pi - np.arccos(cos), np.nan)
-
-
-def _bin_counts(dihedral_rad: np.ndarray) -> np.ndarray:
-    """``(B,)`` int64 edge counts per dihedral bin (nan left out); ``dihedral_rad`` ``(n,)``."""
-    deg = np.degrees(np.asarray(dihedral_rad, dtype=np.float64))
-    deg = deg[np.isfinite(deg)]
-    idx = np.clip(np.searchsorted(DIHEDRAL_BINS_DEG, deg, side="right") - 1, 0, len(DIHEDRAL_BINS_DEG) - 2)
-    return np.bincount(idx, minlength=len(DIHEDRAL_BINS_DEG) - 1).astype(np.int64)
-
 
 @dataclass(frozen=True)
 class MeshSurvey:
@@ -182,8 +122,8 @@ def summarize_recording(rec: Recording, label: int | np.ndarray, file: str = "")
         pred = int(rec.prediction)
         return MeshSurvey(
             file=file, survival=depth, label=int(label), prediction=pred,
-            probability=float(rec.probabilities[pred]), dihedral_input=_bin_counts(dihedral),
-            dihedral_kept=_bin_counts(dihedral[kept]), region_input=region_counts(ecc),
+            probability=float(rec.probabilities[pred]), dihedral_input=dihedral_bin_counts(dihedral),
+            dihedral_kept=dihedral_bin_counts(dihedral[kept]), region_input=region_counts(ecc),
             region_kept=region_counts(ecc[kept]),
         )
     labels = np.asarray(label, dtype=np.int64)
@@ -375,121 +315,3 @@ def report_regions_text(report: SurveyReport) -> str:
             f"{drops:>7}{times(reg.std[i]):>6}"
         )
     return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------- running over a folder
-
-
-def model_fingerprint(model: LoadedModel) -> str:
-    """A hash of the weights, config, normalization and class names (keys the cache)."""
-    h = hashlib.blake2b(digest_size=16)
-    for key, t in sorted(model.net.state_dict().items()):
-        h.update(key.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    h.update(json.dumps([repr(model.config), model.class_names], sort_keys=True).encode())
-    for a in (model.mean, model.std):
-        h.update(np.asarray(a, dtype=np.float64).tobytes())
-    return h.hexdigest()
-
-
-def _file_hash(path: Path) -> str:
-    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
-
-
-def _read_cache(cache: Path, header: dict) -> dict[tuple[str, str], dict]:
-    """Entries of a cache file written for ``header``; a damaged or foreign file yields none."""
-    if not cache.is_file():
-        return {}
-    found: dict[tuple[str, str], dict] = {}
-    with cache.open(encoding="utf-8", errors="replace") as fh:
-        lines = iter(fh)
-        try:
-            if json.loads(next(lines)) != header:
-                return {}
-        except (StopIteration, json.JSONDecodeError):
-            return {}
-        for line in lines:
-            try:
-                d = json.loads(line)
-                found[(d["file"], d["sha"])] = d
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a line cut short by an interruption
-    return found
-
-
-def _check_fits(model: LoadedModel, task: str, nclasses: int, root: Path) -> None:
-    if model.task != task:
-        raise MeshCNNError(f"{root}: a {task} data set, but the model is a {model.task} model")
-    if model.config.nclasses != nclasses:
-        have = model.config.nclasses
-        raise MeshCNNError(f"{root}: {nclasses} classes in the data set, but the model has {have}")
-
-
-def survey(
-    model: LoadedModel,
-    data: str | os.PathLike,
-    *,
-    split: str = "test",
-    cache: str | os.PathLike | None = None,
-    progress: Progress | None = None,
-) -> SurveyReport:
-    """Run ``model`` over a split of a MeshCNN data-set folder and add up what it keeps.
-
-    Args:
-        model: a loaded classifier or segmenter matching the data set.
-        data: the data-set folder (see :func:`meshcnn_core.data.datasets.scan_dataset`).
-        split: ``"test"`` or ``"train"``.
-        cache: a JSON-lines file of per-mesh results; existing entries for the same model and
-            mesh bytes are reused, new ones appended as they are made (None: no cache).
-        progress: called as ``progress(done, total, file)`` after each mesh.
-
-    A mesh that cannot be run is reported in :attr:`SurveyReport.errors`, not raised.
-
-    Raises:
-        MeshCNNError: not a data set, no meshes in the split, or the model does not fit it.
-    """
-    root = Path(data)
-    info = scan_dataset(root)
-    _check_fits(model, info.task, info.nclasses, root)
-    if split not in info.files:
-        raise MeshCNNError(f"unknown split {split!r} (expected train or test)")
-    files = info.files[split]
-    if not files:
-        raise MeshCNNError(f"{root}: the {split} split has no meshes")
-    header = {"cache_version": CACHE_VERSION, "model": model_fingerprint(model), "task": info.task,
-              "classes": info.class_names}
-    done: dict[tuple[str, str], dict] = {}
-    fh = None
-    if cache is not None:
-        cache = Path(cache)
-        done = _read_cache(cache, header)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        if not done:
-            cache.write_text(json.dumps(header) + "\n", encoding="utf-8")
-        fh = cache.open("a", encoding="utf-8")
-    ds = MeshDataset(info, split) if info.task == "segmentation" else None
-    results: list[MeshSurvey] = []
-    try:
-        for i, path in enumerate(files):
-            rel = path.relative_to(root).as_posix()
-            sha = _file_hash(path)
-            hit = done.get((rel, sha))
-            if hit is not None:
-                results.append(MeshSurvey.from_dict(hit))
-            else:
-                try:
-                    label = info.labels[split][i] if ds is None else ds[i].label
-                    res = summarize_recording(record(model, load_mesh(path)), label, rel)
-                except MeshCNNError as exc:
-                    res = MeshSurvey(file=rel, error=" ".join(str(exc).split()) or type(exc).__name__)
-                results.append(res)
-                if fh is not None:
-                    fh.write(json.dumps({**res.to_dict(), "sha": sha}) + "\n")
-                    fh.flush()
-            if progress is not None:
-                progress(i + 1, len(files), rel)
-    finally:
-        if fh is not None:
-            fh.close()
-    names = model.class_names if info.task == "segmentation" else info.class_names  # a segmenter's part names
-    return aggregate(info.task, names, results, split, model.name, str(root))

@@ -35,7 +35,7 @@ from ..mesh.features import extract_features, normalize_features
 from ..mesh.io import load_mesh
 from ..mesh.topology import MeshTopology, build_topology
 from .augment import AUGMENT_VERSION, AugmentConfig, augment
-from .eseg import mesh_labels
+from .eseg import ESEG_ROW_BYTES, mesh_labels, read_eseg
 
 __all__ = [
     "DatasetInfo",
@@ -107,7 +107,7 @@ def scan_dataset(root: str | os.PathLike) -> DatasetInfo:
         else:  # MeshCNN: the label values found in all the seg files
             values: set[int] = set()
             for p in sorted((root / "seg").glob("*.eseg")):
-                values.update(np.unique(np.loadtxt(p, dtype=np.float64).reshape(-1)).astype(int).tolist())
+                values.update(np.unique(read_eseg(p)).tolist())
             classes = sorted(values)
         if not classes:
             raise MeshError(f"{root}: no classes.txt and no labels in seg/*.eseg")
@@ -271,22 +271,35 @@ class MeshDataset(torch.utils.data.Dataset):
     def _seg_labels(self, path: Path, num_edges: int) -> tuple[np.ndarray, np.ndarray]:
         root, nc = self.info.root, self.info.nclasses
         seg = root / "seg" / f"{path.stem}.eseg"
-        hard = mesh_labels(root, path) - self.info.label_offset
-        if len(hard) != num_edges:
-            raise MeshError(
-                f"seg/{seg.name} has {len(hard)} labels but {self.split}/{path.name} has {num_edges} "
-                "edges: the label files do not match the meshes (one label per edge, in MeshCNN's order)"
-            )
+        hard = mesh_labels(root, path, num_edges) - self.info.label_offset
         if hard.min() < 0 or hard.max() >= nc:
             raise MeshError(f"{seg.name}: labels outside the {nc} classes {self.info.class_names}")
         sseg = root / "sseg" / f"{path.stem}.seseg"
         if sseg.is_file():
-            soft = (np.loadtxt(sseg, dtype=np.float64).reshape(num_edges, -1) > 0).astype(np.int64)
-            if soft.shape[1] != nc:
-                raise MeshError(f"{sseg.name}: {soft.shape[1]} soft-label columns for {nc} classes")
+            soft = _read_soft_labels(sseg, num_edges, nc)
         else:  # no soft labels: the hard ones, one-hot
             soft = np.eye(nc, dtype=np.int64)[hard]
         return hard, soft
+
+
+def _read_soft_labels(path: Path, num_edges: int, nc: int) -> np.ndarray:
+    """``(E, C)`` int64 0/1 soft labels of a ``.seseg`` file (one row per edge, one column per class).
+
+    Raises:
+        MeshError: unreadable, far too large, not numbers, or not ``num_edges`` rows of ``nc`` columns.
+    """
+    if path.stat().st_size > ESEG_ROW_BYTES * nc * max(num_edges, 1):
+        raise MeshError(f"{path.name}: far too large for {num_edges} rows of {nc} soft labels")
+    try:
+        values = np.loadtxt(path, dtype=np.float64, ndmin=2)
+    except ValueError:
+        raise MeshError(f"{path.name}: not rows of numbers, one row of {nc} soft labels per edge") from None
+    if values.shape != (num_edges, nc):
+        raise MeshError(
+            f"{path.name}: {values.shape[0]} rows of {values.shape[1]} soft labels, expected "
+            f"{num_edges} rows (one per edge) of {nc} (one per class)"
+        )
+    return (values > 0).astype(np.int64)
 
 
 def check_labels(dataset: MeshDataset) -> None:

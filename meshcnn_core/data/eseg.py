@@ -19,13 +19,14 @@ __all__ = ["read_eseg", "mesh_labels", "ESEG_ROW_BYTES"]
 ESEG_ROW_BYTES = 32
 
 
-def read_eseg(path: str | os.PathLike, num_edges: int | None = None) -> np.ndarray:
+def read_eseg(path: str | os.PathLike, num_edges: int | None = None, *, mesh: str = "the mesh") -> np.ndarray:
     """``(E,)`` int64 label values of an ``.eseg`` file.
 
     Args:
         path: the file.
         num_edges: the mesh's edge count, when known: the file must have as many rows, and a file
             far larger than that needs is not read at all.
+        mesh: how messages name the mesh (``"test/t1.obj"``).
 
     Raises:
         MeshError: unreadable, not whole numbers of a sane size, or not ``num_edges`` rows.
@@ -49,7 +50,10 @@ def read_eseg(path: str | os.PathLike, num_edges: int | None = None) -> np.ndarr
     if not sane or (values != np.round(values)).any():
         raise MeshError(f"{path.name}: labels must be whole numbers, one per edge")
     if num_edges is not None and len(values) != num_edges:
-        raise MeshError(f"{path.name} has {len(values)} labels but the mesh has {num_edges} edges")
+        raise MeshError(
+            f"{path.name} has {len(values)} labels but {mesh} has {num_edges} edges: the label file does "
+            "not match the mesh (one label per edge, in MeshCNN's order)"
+        )
     return values.astype(np.int64)
 
 
@@ -61,8 +65,8 @@ def mesh_labels(
     Raises:
         MeshError: no such file, or :func:`read_eseg`'s.
     """
-    stem = Path(mesh_path).stem
-    seg = Path(root) / "seg" / f"{stem}.eseg"
+    mesh_path = Path(mesh_path)
+    seg = Path(root) / "seg" / f"{mesh_path.stem}.eseg"
     if not seg.is_file():
-        raise MeshError(f"{Path(mesh_path).name}: no label file seg/{seg.name}")
-    return read_eseg(seg, num_edges)
+        raise MeshError(f"{mesh_path.name}: no label file seg/{seg.name}")
+    return read_eseg(seg, num_edges, mesh=f"{mesh_path.parent.name}/{mesh_path.name}")

@@ -172,6 +172,8 @@ def shared_size(sizes: Sequence[InputSize | None]) -> InputSize | None:
     known = [s for s in sizes if s is not None]
     if not known:
         return None
+    if len(known) == 1:
+        return known[0]
     common = list(known[0].parts())
     for other in known[1:]:
         common = [
@@ -192,6 +194,11 @@ def shared_size(sizes: Sequence[InputSize | None]) -> InputSize | None:
             )
     if len(common) == 1:
         return common[0]
+    if len(common) > MAX_GROUPS:
+        raise MeshError(
+            f"these models' training sizes overlap in {len(common)} separate ranges, more than the "
+            f"{MAX_GROUPS} a shared size may have: compare fewer models at once"
+        )
     biggest = max(common, key=lambda g: g.meshes)
     return InputSize(common[0].low, biggest.median, common[-1].high, biggest.meshes, tuple(common))
 

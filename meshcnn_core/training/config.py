@@ -48,6 +48,8 @@ class TrainConfig:
             isinstance(names, list) and names and all(isinstance(n, str) and n.strip() for n in names)
         ):
             raise ValueError(f"part_names must be a list of non-empty names, one per label value: {names!r}")
+        if names is not None and len({n.strip() for n in names}) != len(names):
+            raise ValueError(f"part_names must be distinct, got {names!r}")
 
     def check(self) -> None:
         """Raise ValueError naming a key whose value cannot work with the schedule (after overrides)."""

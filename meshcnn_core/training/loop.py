@@ -79,10 +79,10 @@ def train(
         check_labels(test_set)
     ck = None
     if resume and (out_dir / "last.pt").is_file():
-        ck = load_resume(out_dir / "last.pt", mcfg, class_names)
+        ck = load_resume(out_dir / "last.pt", mcfg, info.class_names)
     init = None
     if ck is None and cfg.init_from:
-        init = load_warm_start(cfg.init_from, mcfg, class_names)
+        init = load_warm_start(cfg.init_from, mcfg, info.class_names)
     if ck is not None:  # the run's own normalization
         mean, std = np.asarray(ck["mean"]), np.asarray(ck["std"])
     elif init is not None:  # the warm start's normalization: its weights expect it

@@ -13,6 +13,7 @@ import torch
 from ..checkpoint import save_checkpoint
 from ..nn.classifier import ClassifierConfig
 from ..nn.segmenter import SegmenterConfig
+from ..recording import label_values
 
 __all__ = [
     "load_warm_start",
@@ -74,8 +75,9 @@ def _check_same_network(
 ) -> None:
     """Raise a one-line ValueError unless checkpoint ``ck`` has the run's network config and classes.
 
-    A classifier's class names must match (they are its class folders, in order); a segmenter's only
-    need to be as many (they are label values, or the names ``part_names`` gave them).
+    ``class_names`` are the data set's: a classifier's class folders, a segmenter's label values. A
+    classifier's class names must equal them; a segmenter's label values must (its part names, if
+    ``part_names`` gave it some, may be anything).
     """
     args = asdict(mcfg)
     args["ncf"], args["pool_res"] = list(args["ncf"]), list(args["pool_res"])
@@ -85,10 +87,11 @@ def _check_same_network(
             f"({ck.get('model_args')}); this run's is {args}"
         )
     theirs = [str(c) for c in ck.get("class_names", [])]
-    ours = [str(c) for c in class_names]
-    same = len(theirs) == len(ours) if isinstance(mcfg, SegmenterConfig) else theirs == ours
-    if not same:
-        raise ValueError(f"{what}: {name} has classes {ck.get('class_names')}, the data set {class_names}")
+    if isinstance(mcfg, SegmenterConfig):
+        theirs = label_values(ck.get("metadata") or {}, theirs, "segmentation")
+    if theirs != [str(c) for c in class_names]:
+        kind = "part label values" if isinstance(mcfg, SegmenterConfig) else "classes"
+        raise ValueError(f"{what}: {name} has {kind} {theirs}, the data set {list(class_names)}")
 
 
 def _load_checkpoint(path: Path, what: str) -> dict:
@@ -171,10 +174,10 @@ def rename_parts(ck: dict, names: list[str]) -> dict:
     if ck.get("arch") != "meshunet":
         raise ValueError("part names are for segmenters; a classifier's classes are its class folders")
     names = [n.strip() for n in names]
-    if len(names) != len(old) or not all(names):
+    if len(names) != len(old) or not all(names) or len(set(names)) != len(names):
         raise ValueError(
             f"{len(names)} part names for a segmenter with {len(old)} parts ({', '.join(old)}): "
-            "give one non-empty name per part, in order"
+            "give one distinct, non-empty name per part, in order"
         )
     meta = dict(ck.get("metadata") or {})
     meta.setdefault("label_values", old)  # what the parts were called in the .eseg files

@@ -7,13 +7,8 @@ import json
 import numpy as np
 import streamlit as st
 
-from meshcnn_core.analysis.survey import (
-    SurveyReport,
-    dihedral_bin_labels,
-    model_fingerprint,
-    report_table_csv,
-    survey,
-)
+from meshcnn_core.analysis.survey import SurveyReport, dihedral_bin_labels, report_table_csv
+from meshcnn_core.analysis.survey_run import model_fingerprint, survey
 from viz_app import dataset_service as dsvc
 from viz_app import explain_cached as ecached
 from viz_app import explain_figures as efigs

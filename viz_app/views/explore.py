@@ -74,7 +74,7 @@ def attribution_help(rec, k: int, method: str, target: esvc.TargetOption) -> str
     if rec.task == "classification":
         score = f"the score of **{target.name}**"
     else:
-        score = f"the mean score of **part {target.name}** over the edges predicted as it"
+        score = f"the mean score of **{part_label(target.name)}** over the edges predicted as it"
     words = METHOD_WORDS[method].format(score=score)
     where = "" if k == 0 else "; at this stage each edge shows the mean over the input edges merged into it"
     return f"each input edge's attribution by {words}{where}"
