@@ -350,3 +350,23 @@ def test_a_segmenter_with_named_parts_finds_its_ground_truth_by_label_value(env,
     acc = 100 * float((rec.prediction == labels - 1).mean())
     assert dict((m.label, m.value) for m in at.metric)["Accuracy vs ground truth"] == f"{acc:.1f}%"
     assert any(line.startswith("- top: ") for m in at.markdown for line in m.value.splitlines())
+
+
+def test_the_shipped_compare_landing_tells_the_handle_story():
+    """The compare page opens on the vase pair where the handle classifier keeps more of the handles."""
+    import meshcnn_core as mc
+    from meshcnn_core.data.eseg import read_eseg
+    from meshcnn_core.data.vases import HANDLE_LABEL
+    from viz_app.catalog import REPO_ROOT
+
+    landing = COMPARE_LANDING
+    mesh_path = REPO_ROOT / "sample_meshes" / landing.mesh
+    labels = read_eseg(mesh_path.with_suffix(".eseg"))
+    models = [mc.load_model(REPO_ROOT / "checkpoints" / m, device="cpu") for m in landing.models]
+    recs = [mc.record(m, mc.load_mesh(mesh_path)) for m in models]
+    assert recs[0].class_names[int(recs[0].prediction)] == "handle"
+    assert recs[1].class_names[int(recs[1].prediction)] == "neck"
+    kept = [part_keep(r, labels) for r in recs]
+    col = list(kept[0].parts).index(HANDLE_LABEL)
+    h, n = kept[0].kept[landing.stage, col], kept[1].kept[landing.stage, col]
+    assert h > n + 0.2  # the handle classifier keeps clearly more of the handles where the page opens
