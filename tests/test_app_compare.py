@@ -29,6 +29,7 @@ from viz_app.catalog import (
     ground_truth,
     list_sample_meshes,
     part_labels,
+    segmenter_part_names,
 )
 from viz_app.colorings import QUANTITIES
 
@@ -307,6 +308,21 @@ def test_a_wrong_eseg_gives_no_ground_truth(tmp_path):
     eseg.write_text("7\n" * 480)  # fits, but not a vase label: plain part names
     assert part_labels(entry, 480).names == {7: "part 7"}
     assert ground_truth(entry, ["1", "2"], 480, task="segmentation") is None  # a value the model lacks
+    # a compared segmenter with named parts names the values it knows, and only when it knows them all
+    assert part_labels(entry, 480, {7: "head", 8: "hand"}).names == {7: "head"}
+    assert part_labels(entry, 480, {1: "head"}).names == {7: "part 7"}
+
+
+def test_segmenter_part_names_come_from_a_segmenter_with_named_parts(env, tmp_path):
+    from meshcnn_core.train import export
+
+    ck = env["checkpoints"]
+    export(ck / "c_segmenter.pt", tmp_path / "named.pt", part_names=["top", "middle", "bottom"])
+    mesh = env["samples"] / "torus_480.obj"
+    plain, named = (_recording(p, mesh) for p in (ck / "c_segmenter.pt", tmp_path / "named.pt"))
+    classifier = _recording(ck / "a_classifier.pt", mesh)
+    assert segmenter_part_names([classifier, plain]) == {}  # no names: "1".."3" are bare values
+    assert segmenter_part_names([classifier, plain, named]) == {1: "top", 2: "middle", 3: "bottom"}
 
 
 def test_stage_browser_uses_a_samples_eseg_for_segmenters_only(env, tmp_path, monkeypatch):

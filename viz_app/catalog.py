@@ -54,6 +54,7 @@ __all__ = [
     "model_card",
     "ground_truth",
     "part_labels",
+    "segmenter_part_names",
     "estimated_edges",
     "default_model",
     "default_mesh",
@@ -310,12 +311,26 @@ def _is_vase(entry: MeshEntry) -> bool:
     return "vase" in where.lower()
 
 
-def part_labels(entry: MeshEntry, num_edges: int) -> PartLabels | None:
+def segmenter_part_names(recordings: Sequence) -> dict[int, str]:
+    """``{label value: part name}`` of the first segmenter recording whose parts have names, else ``{}``.
+
+    A segmenter trained with ``part_names`` (e.g. the human-body one: 1 head, 2 hand, ...) says what
+    the ``.eseg`` values of meshes of its data set mean.
+    """
+    for rec in recordings:
+        if rec.task == "segmentation" and rec.class_names != rec.label_values:
+            values = [v.strip() for v in rec.label_values]
+            return {int(v): n for v, n in zip(values, rec.class_names) if v.lstrip("-").isdigit()}
+    return {}
+
+
+def part_labels(entry: MeshEntry, num_edges: int, known: dict[int, str] | None = None) -> PartLabels | None:
     """The mesh's per-edge part labels (its ``.eseg`` file), or None if it has none that fit.
 
     None when there is no file, it cannot be read, or it does not have ``num_edges`` rows. The raw
     values are kept (a classifier's classes have nothing to do with them). Parts get the COSEG vase
-    names (:data:`VASE_PARTS`) when the mesh is a vase and every value is one of them.
+    names (:data:`VASE_PARTS`) when the mesh is a vase and every value is one of them. ``known``
+    (:func:`segmenter_part_names`) names the values first, when it names every value present.
     """
     if entry.seg is None:
         return None
@@ -324,7 +339,10 @@ def part_labels(entry: MeshEntry, num_edges: int) -> PartLabels | None:
         return None
     present = sorted(set(values.tolist()))
     vase = _is_vase(entry) and set(present) <= set(VASE_PARTS)
-    names = {v: VASE_PARTS[v] if vase else f"part {v}" for v in present}
+    if known and set(present) <= set(known):
+        names = {v: known[v] for v in present}
+    else:
+        names = {v: VASE_PARTS[v] if vase else f"part {v}" for v in present}
     values.flags.writeable = False
     return PartLabels(values, names)
 

@@ -16,7 +16,14 @@ from meshcnn_core import MeshCNNError
 from viz_app import cached, catalog, figures, ui
 from viz_app import explain_service as esvc
 from viz_app import service as svc
-from viz_app.catalog import PartLabels, checkpoints_dir, default_model, list_sample_meshes, part_labels
+from viz_app.catalog import (
+    PartLabels,
+    checkpoints_dir,
+    default_model,
+    list_sample_meshes,
+    part_labels,
+    segmenter_part_names,
+)
 from viz_app.colorings import QUANTITIES, SCALED, ColorChoice
 from viz_app.comparison import kept_status, part_keep_pair, same_input
 from viz_app.mesh_view import mesh_view
@@ -200,11 +207,14 @@ def _display_names(loaded: list) -> list[str]:
     return out
 
 
-def _labels(choice: ui.MeshChoice, result, fit) -> PartLabels | None:
-    """The mesh's part labels for a result that ran on the mesh as its file has it (else None)."""
+def _labels(choice: ui.MeshChoice, result, fit, known: dict[int, str]) -> PartLabels | None:
+    """The mesh's part labels for a result that ran on the mesh as its file has it (else None).
+
+    ``known``: names of the label values from a compared segmenter with named parts.
+    """
     if choice.entry is None or not fit.keeps_edges:  # scaling keeps the edges; simplifying does not
         return None
-    return part_labels(choice.entry, result.recording.num_input_edges)
+    return part_labels(choice.entry, result.recording.num_input_edges, known)
 
 
 def main() -> None:
@@ -373,7 +383,9 @@ def main() -> None:
                 dataset=choice.dataset,
             )
         )
-        good = [(n, x[0].recording, _labels(choice, *x)) for n, x in zip(names, results) if x is not None]
+        ran = [(n, x) for n, x in zip(names, results) if x is not None]
+        known = segmenter_part_names([x[0].recording for _, x in ran])
+        good = [(n, x[0].recording, _labels(choice, *x, known)) for n, x in ran]
         if len(good) >= 2:
             _overlap([g[0] for g in good], [g[1] for g in good], k, group, [g[2] for g in good])
 
