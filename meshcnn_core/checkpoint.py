@@ -168,36 +168,38 @@ def _load_failure(exc: BaseException) -> str:
     )
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path, shown: str | None = None) -> dict:
+    """The checkpoint dict of ``path``; messages name it ``shown`` (default: the file's name)."""
+    label = shown or path.name
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(f"{shown or path}: no such checkpoint file")
     if path.stat().st_size > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(
-            f"{path.name}: larger than {MAX_CHECKPOINT_BYTES // 2**20} MiB; not a MeshCNN checkpoint"
+            f"{label}: larger than {MAX_CHECKPOINT_BYTES // 2**20} MiB; not a MeshCNN checkpoint"
         )
     if path.stat().st_size == 0:
-        raise CheckpointError(f"{path.name}: the file is empty; {NOT_OURS}")
+        raise CheckpointError(f"{label}: the file is empty; {NOT_OURS}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types; its own text may advise unsafe loading: never shown
-        raise CheckpointError(f"{path.name}: {_load_failure(exc)}; {NOT_OURS}") from None
+        raise CheckpointError(f"{label}: {_load_failure(exc)}; {NOT_OURS}") from None
     if not isinstance(ckpt, dict):
-        raise CheckpointError(f"{path.name}: it holds a {type(ckpt).__name__}, not a dict; {NOT_OURS}")
+        raise CheckpointError(f"{label}: it holds a {type(ckpt).__name__}, not a dict; {NOT_OURS}")
     if ckpt.get("format") != FORMAT:
         if all(isinstance(v, torch.Tensor) for v in ckpt.values()):
             raise CheckpointError(
-                f"{path.name}: a bare state_dict (an original MeshCNN checkpoint?); convert it with "
+                f"{label}: a bare state_dict (an original MeshCNN checkpoint?); convert it with "
                 "'python -m meshcnn_core import-reference --weights ... --opt opt.txt "
                 "--mean-std mean_std_cache.p'"
             )
-        raise CheckpointError(f"{path.name}: no format tag; {NOT_OURS}")
+        raise CheckpointError(f"{label}: no format tag; {NOT_OURS}")
     if int(ckpt.get("format_version", 0)) > FORMAT_VERSION:
         raise CheckpointError(
-            f"{path.name}: format version {ckpt.get('format_version')} is newer than this program"
+            f"{label}: format version {ckpt.get('format_version')} is newer than this program"
         )
     for key in ("arch", "model_args", "model", "class_names", "mean", "std"):
         if key not in ckpt:
-            raise CheckpointError(f"{path.name}: the checkpoint lacks {key!r}")
+            raise CheckpointError(f"{label}: the checkpoint lacks {key!r}")
     return ckpt
 
 
@@ -233,14 +235,19 @@ def model_from_checkpoint(
     return LoadedModel(net, config, class_names, mean, std, dev, meta, name, ood, size)
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> LoadedModel:
+def load_model(
+    path: str | os.PathLike, device: str | torch.device | None = None, *, shown: str | None = None
+) -> LoadedModel:
     """Load a checkpoint file into a ready-to-use model.
+
+    ``shown`` names the file in messages and is the model's name (default: the file's name / stem),
+    e.g. ``"the uploaded checkpoint"`` for a file the app wrote to a temporary folder.
 
     Raises:
         CheckpointError: the file is missing, corrupt, untrusted, or of another format.
     """
     p = Path(path)
-    return model_from_checkpoint(_read(p), device, name=p.stem)
+    return model_from_checkpoint(_read(p, shown), device, name=shown or p.stem)
 
 
 __all__.append("model_from_checkpoint")

@@ -55,7 +55,7 @@ import numpy as np
 
 from .errors import RecordingError
 
-__all__ = ["Recording", "StageView", "load_recording", "label_values", "FORMAT_VERSION"]
+__all__ = ["Recording", "StageView", "load_recording", "label_values", "is_label_value", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 2
 _STAGE_KEYS = (
@@ -304,3 +304,8 @@ def label_values(metadata: dict, class_names: list[str], task: str) -> list[str]
     ok = isinstance(values, list) and len(values) == len(class_names)
     ok = ok and all(isinstance(v, str) for v in values) and len(set(values)) == len(values)
     return list(values) if ok else list(class_names)
+
+
+def is_label_value(name: str) -> bool:
+    """Whether a class name is a bare ``.eseg`` label value (``"3"``) rather than a part's name."""
+    return str(name).strip().lstrip("-").isdigit()

@@ -31,6 +31,7 @@ from meshcnn_core.data.eseg import read_eseg
 from meshcnn_core.data.vases import HANDLE_LABEL, NECK_LABEL
 from meshcnn_core.errors import MeshError
 from meshcnn_core.mesh.io import MESH_SUFFIXES
+from meshcnn_core.recording import is_label_value
 
 __all__ = [
     "REPO_ROOT",
@@ -319,8 +320,7 @@ def segmenter_part_names(recordings: Sequence) -> dict[int, str]:
     """
     for rec in recordings:
         if rec.task == "segmentation" and rec.class_names != rec.label_values:
-            values = [v.strip() for v in rec.label_values]
-            return {int(v): n for v, n in zip(values, rec.class_names) if v.lstrip("-").isdigit()}
+            return {int(v): n for v, n in zip(rec.label_values, rec.class_names) if is_label_value(v)}
     return {}
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.colors as pcolors
 
-from meshcnn_core.recording import Recording
+from meshcnn_core.recording import Recording, is_label_value
 
 from .stages import pooled_levels, short_stage_label, stage_label
 
@@ -148,7 +148,7 @@ def _continuous(
 
 def part_label(name: str) -> str:
     """How a segmenter's part is written: ``part 3`` for a bare label value, else its name (``head``)."""
-    return f"part {name}" if str(name).strip().lstrip("-").isdigit() else str(name)
+    return f"part {name}" if is_label_value(name) else str(name)
 
 
 def categorical(values: np.ndarray, names: list[str], title: str, colors=None) -> EdgeColoring:

@@ -103,12 +103,12 @@ def check_dataset(model: LoadedModel, info: DatasetInfo, split: str = "test") ->
         )
     elif not files:
         problem = f"the {split} split of {info.root.name} has no meshes"
-    elif model.task == "classification" and list(model.class_names) != list(info.class_names):
-        note = (
+    elif list(model.label_values) != list(info.class_names) and model.task == "classification":
+        note = (  # a classifier's label values are its class names
             f"The model's class names ({', '.join(model.class_names[:4])}, …) differ from the data set's "
             f"({', '.join(info.class_names[:4])}, …); the report uses the data set's, matched by position."
         )
-    elif model.task == "segmentation" and list(model.label_values) != list(info.class_names):
+    elif list(model.label_values) != list(info.class_names):
         note = (  # a segmenter's names may be words; its label values are what must match
             f"The model's part label values ({', '.join(model.label_values[:4])}, …) differ from the data "
             f"set's ({', '.join(info.class_names[:4])}, …); the report matches them by position and uses "

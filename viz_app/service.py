@@ -117,11 +117,7 @@ def load_uploaded_model(data: bytes, device: str | None = None) -> LoadedModel:
     with tempfile.TemporaryDirectory(prefix="meshcnn_upload_") as d:
         p = Path(d) / "uploaded.pt"
         p.write_bytes(data)
-        try:
-            model = load_model(p, device=device)
-        except CheckpointError as exc:  # name the user's upload, not our temporary file
-            upload = "the uploaded checkpoint"
-            raise CheckpointError(str(exc).replace(str(p), upload).replace(p.name, upload)) from None
+        model = load_model(p, device=device, shown="the uploaded checkpoint")  # not our temporary file
     model.name = "uploaded model"
     return model
 
@@ -227,9 +223,8 @@ def fit_mesh_to(
         return FittedMesh(mesh, done, keeps_edges=True)
     if not allow_repair:
         raise MeshError(problem)
-    result = _repair.preflight(mesh, target_edges=hi, min_edges=lo)
-    final, again = fit_size(result.mesh, size)  # dropped pieces may have set the first scale
-    return FittedMesh(final, done + tuple(result.actions) + ((again,) if again else ()), keeps_edges=False)
+    result = _repair.preflight_sized(mesh, size, target_edges=hi, min_edges=lo)  # mesh already scaled once
+    return FittedMesh(result.mesh, done + tuple(result.actions), keeps_edges=False)
 
 
 @dataclass(frozen=True)

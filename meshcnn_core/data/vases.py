@@ -94,9 +94,7 @@ def part_statistics(src: str | os.PathLike, labels: tuple[int, ...] = (1, 2, 3, 
     for _, path in _meshes(src):
         mesh = load_mesh(path)
         topo, kept, _ = build_topology(mesh.vertices, mesh.faces)
-        lab = mesh_labels(src, path)
-        if len(lab) != topo.num_edges:
-            raise MeshCNNError(f"{path.name}: {len(lab)} labels for {topo.num_edges} edges")
+        lab = mesh_labels(src, path, topo.num_edges)
         v = mesh.vertices
         mid = v[topo.edges].mean(axis=1)  # (E, 3)
         lo, hi = v[:, UP_AXIS].min(), v[:, UP_AXIS].max()

@@ -54,6 +54,7 @@ from .size import fit_size
 __all__ = [
     "MAX_REPAIR_FACES",
     "RepairResult",
+    "preflight_sized",
     "RepairAction",
     "ActionKind",
     "MeshCheck",
@@ -382,16 +383,24 @@ def preflight_for_model(
     stores it) is first scaled to it (:func:`meshcnn_core.mesh.size.fit_size`), listed in ``actions``.
     """
     cfg = model.config
-    size = getattr(model, "input_size", None)
-    mesh, scaled = fit_size(mesh, size)
-    result = preflight(
+    return preflight_sized(
         mesh,
+        getattr(model, "input_size", None),
         target_edges=int(cfg.ninput_edges),
         min_edges=int(cfg.pool_res[0]),
         component=component,
         fill_holes=fill_holes,
     )
-    # dropped pieces may have set the first scale: measure the repaired mesh again (edge order kept)
+
+
+def preflight_sized(mesh: Mesh, size, **kwargs) -> RepairResult:
+    """:func:`preflight` (``kwargs``) on ``mesh`` first scaled to ``size`` (an ``InputSize`` or None).
+
+    The repaired mesh is measured again (pieces it dropped may have set the first scale; scaling keeps
+    the edge order); both scalings are listed in ``actions``.
+    """
+    mesh, scaled = fit_size(mesh, size)
+    result = preflight(mesh, **kwargs)
     final, again = fit_size(result.mesh, size)
     steps = [w for w in (scaled, *result.actions, again) if w]
     if len(steps) == len(result.actions):

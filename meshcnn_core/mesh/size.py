@@ -124,10 +124,12 @@ class InputSize:
 
 def used_diagonal(mesh: Mesh) -> float | None:
     """Bounding-box diagonal of the vertices the faces use; None if there are none, or flat, or not finite."""
-    if not len(mesh.faces):
-        return None
-    used = mesh.vertices[np.unique(mesh.faces)]  # (V', 3): stray vertices do not count
-    d = float(np.linalg.norm(used.max(axis=0) - used.min(axis=0)))
+    return _extent(mesh.vertices[np.unique(mesh.faces)]) if len(mesh.faces) else None  # no stray vertices
+
+
+def _extent(points: np.ndarray) -> float | None:
+    """Bounding-box diagonal of ``points`` ``(n, 3)``, n > 0; None when flat to a point or not finite."""
+    d = float(np.linalg.norm(points.max(axis=0) - points.min(axis=0)))
     return d if np.isfinite(d) and d > 0 else None
 
 
@@ -210,14 +212,14 @@ def fit_size(mesh: Mesh, size: InputSize | None) -> tuple[Mesh, str | None]:
     ``notes``) and a sentence saying what was done, or None. The scale is about the bounding-box
     center, so the mesh stays where it was.
     """
-    if size is None:
+    if size is None or not len(mesh.faces):
         return mesh, None
-    d = used_diagonal(mesh)
+    used = mesh.vertices[np.unique(mesh.faces)]  # (V', 3): stray vertices do not count
+    d = _extent(used)
     if d is None or size.accepts(d):  # nothing to measure (checked elsewhere), or close enough
         return mesh, None
     target = size.nearest(d)
     factor = target.median / d
-    used = mesh.vertices[np.unique(mesh.faces)]  # (V', 3)
     center = (used.min(axis=0) + used.max(axis=0)) / 2  # (3,)
     typical = "the typical size of the training meshes"
     if size.groups:

@@ -199,7 +199,7 @@ def export(src: str | os.PathLike, dst: str | os.PathLike, part_names: list[str]
         history = ck.get("metrics", [])
         last = Path(src).with_name("last.pt")  # the run's full history so far, when exporting best.pt
         if last.is_file() and last.resolve() != Path(src).resolve():
-            history = torch.load(last, map_location="cpu", weights_only=True).get("metrics", history)
+            history = _load_checkpoint(last, "export").get("metrics", history)
         out = shipped_checkpoint(ck, history, source=str(src))
     if part_names is not None:
         out = rename_parts(out, part_names)
